@@ -1,0 +1,204 @@
+"""Settings shared by every environment; everything an operator sets comes from the environment.
+
+The contract (DESIGN.md "Contract points"): OPIEKUN_DATA_DIR, DATABASE_URL, REDIS_URL,
+OPIEKUN_HOST/OPIEKUN_PORT, read from the environment or an `.env` file in the working directory.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.utils.translation import gettext_lazy as _
+from dotenv import load_dotenv
+
+load_dotenv(Path.cwd() / ".env", override=False)
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent.parent
+DATA_DIR = Path(os.environ.get("OPIEKUN_DATA_DIR", "./var")).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+ATTACHMENTS_DIR = DATA_DIR / "attachments"
+REDIS_URL = os.environ.get("REDIS_URL", "")
+OPIEKUN_HOST = os.environ.get("OPIEKUN_HOST", "127.0.0.1")
+OPIEKUN_PORT = int(os.environ.get("OPIEKUN_PORT", "8000"))
+# The address customers see in links we send (portal magic links).
+OPIEKUN_PUBLIC_URL = os.environ.get("OPIEKUN_PUBLIC_URL", f"http://{OPIEKUN_HOST}:{OPIEKUN_PORT}").rstrip("/")
+
+
+def _secret_key() -> str:
+    """The key from the environment, else one generated once per data folder (never a shared default)."""
+    if os.environ.get("OPIEKUN_SECRET_KEY"):
+        return os.environ["OPIEKUN_SECRET_KEY"]
+    path = DATA_DIR / "secret_key"
+    if not path.exists():
+        import secrets
+
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = False
+ALLOWED_HOSTS = [h for h in os.environ.get("OPIEKUN_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "huey.contrib.djhuey",
+    "opiekun.core",
+    "opiekun.shops",
+    "opiekun.agents",
+    "opiekun.contacts",
+    "opiekun.conversations",
+    "opiekun.inboxes",
+    "opiekun.realtime",
+    "opiekun.ui",
+    "opiekun.api",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "opiekun.config.urls"
+ASGI_APPLICATION = "opiekun.config.asgi.application"
+WSGI_APPLICATION = "opiekun.config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    }
+]
+
+
+def _database() -> dict:
+    url = os.environ.get("DATABASE_URL", "")
+    if url:
+        db = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+        return db
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(DATA_DIR / "opiekun.sqlite3"),
+        "OPTIONS": {
+            # Several writers (web threads + worker threads): WAL, a busy timeout and IMMEDIATE
+            # transactions avoid "database is locked" (DESIGN.md, measured facts).
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+        },
+    }
+
+
+DATABASES = {"default": _database()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "desk:login"
+LOGIN_REDIRECT_URL = "desk:inbox"
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", _("English")), ("pl", _("Polish")), ("ru", _("Russian"))]
+LOCALE_PATHS = [PACKAGE_DIR / "locale"]
+TIME_ZONE = os.environ.get("OPIEKUN_TIME_ZONE", "Europe/Warsaw")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+# Uploads: Django keeps small ones in memory and spools bigger ones to disk; our own limits are
+# enforced per file by the attachment rules, this is the hard ceiling of one request body.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 60 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    HUEY = {
+        "huey_class": "huey.RedisHuey",
+        "name": "opiekun",
+        "url": REDIS_URL,
+        "immediate": False,
+        "consumer": {"workers": 2, "worker_type": "thread"},
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 500}}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "opiekun"}}
+    HUEY = {
+        "huey_class": "huey.SqliteHuey",
+        "name": "opiekun",
+        "filename": str(DATA_DIR / "tasks.sqlite3"),
+        "immediate": False,
+        "consumer": {"workers": 2, "worker_type": "thread"},
+    }
+
+EMAIL_BACKEND = os.environ.get("OPIEKUN_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = os.environ.get("OPIEKUN_SMTP_HOST", "127.0.0.1")
+EMAIL_PORT = int(os.environ.get("OPIEKUN_SMTP_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("OPIEKUN_SMTP_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("OPIEKUN_SMTP_PASSWORD", "")
+EMAIL_USE_TLS = os.environ.get("OPIEKUN_SMTP_STARTTLS", "") == "1"
+EMAIL_USE_SSL = os.environ.get("OPIEKUN_SMTP_SSL", "") == "1"
+EMAIL_TIMEOUT = 20
+EMAIL_FILE_PATH = str(DATA_DIR / "outbox")
+DEFAULT_FROM_EMAIL = os.environ.get("OPIEKUN_DEFAULT_FROM", "support@opiekun.localhost")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "opiekun.core.logging.RedactSecretsFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
+    "root": {"handlers": ["console"], "level": os.environ.get("OPIEKUN_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "huey": {"level": "WARNING"}},
+}
+
+# Product limits (one place, read by services and the UI).
+OPIEKUN_UPLOAD_MAX_BYTES = 10 * 1024 * 1024
+OPIEKUN_UPLOAD_MAX_FILES = 5
+OPIEKUN_FORM_RATE_LIMIT = (5, 600)  # submissions per IP per window (seconds)
+OPIEKUN_LOGIN_LOCKOUT = (5, 900)  # failures per user+IP per window (seconds)
+OPIEKUN_PORTAL_LINK_MAX_AGE = 14 * 24 * 3600

@@ -1,0 +1,14 @@
+"""The test suite: tasks run inline, SQLite in memory unless DATABASE_URL points at PostgreSQL."""
+
+import os
+
+from .base import *  # noqa: F403
+from .base import DATABASES, HUEY
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; argon2 is tested explicitly
+HUEY = {**HUEY, "immediate": True}
+EMAIL_BACKEND = os.environ.get("OPIEKUN_EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    DATABASES["default"]["TEST"] = {"NAME": ":memory:"}
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "test"}}
+OPIEKUN_FORM_RATE_LIMIT = (5, 600)

@@ -1,0 +1,25 @@
+"""Customer portal magic links: signed, expiring, good for opening the portal of one contact only."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core import signing
+
+from .models import Contact
+
+_SALT = "opiekun.portal.v1"
+
+
+def portal_token(contact: Contact) -> str:
+    return signing.dumps({"c": contact.pk, "s": contact.shop_id}, salt=_SALT, compress=True)
+
+
+def portal_contact_id(token: str, *, max_age: int | None = None) -> tuple[int, int] | None:
+    """(contact_id, shop_id) for a valid, unexpired token; None otherwise (forged, expired, other purpose)."""
+    try:
+        data = signing.loads(token, salt=_SALT, max_age=max_age or settings.OPIEKUN_PORTAL_LINK_MAX_AGE)
+    except signing.BadSignature:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("c"), int) or not isinstance(data.get("s"), int):
+        return None
+    return data["c"], data["s"]

@@ -1,0 +1,184 @@
+"""Writes on contacts: identify (find or create by address), identities, caretakers, merge."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+
+from opiekun.agents.models import Agent
+from opiekun.agents.services import audit_record
+from opiekun.core import clock
+from opiekun.core.errors import ValidationFailed
+from opiekun.conversations.models import Conversation, Event, Message
+from opiekun.conversations.timeline import event_append
+from opiekun.core.events import publish
+from opiekun.shops.models import Shop
+
+from . import normalise
+from .events import ContactChanged
+from .models import Contact, Identity
+
+
+@dataclass(frozen=True)
+class Address:
+    kind: str
+    value: str
+
+
+def addresses_from(*, email: str = "", phone: str = "", chat_session: str = "", messenger_id: str = "") -> list[Address]:
+    """Normalised addresses; a malformed phone is dropped here (the caller keeps the raw text)."""
+    found: list[Address] = []
+    if email:
+        found.append(Address(Identity.Kind.EMAIL, normalise.email(email)))
+    if phone:
+        try:
+            found.append(Address(Identity.Kind.PHONE, normalise.phone(phone)))
+        except ValueError:
+            pass
+    if chat_session:
+        found.append(Address(Identity.Kind.CHAT, chat_session))
+    if messenger_id:
+        found.append(Address(Identity.Kind.MESSENGER, messenger_id))
+    return found
+
+
+def contact_identify(*, shop: Shop, addresses: list[Address], name: str = "", language: str = "") -> tuple[Contact, bool]:
+    """Find the contact owning any of `addresses` in `shop`, or create one; add the addresses it lacks.
+
+    Writes Contact/Identity rows. Safe under concurrency: the unique (shop, kind, value) constraint
+    decides who created an identity first; the loser re-reads it.
+    """
+    if not addresses:
+        raise ValidationFailed("A contact needs at least one address.")
+    contact = _find(shop, addresses)
+    created = False
+    if contact is None:
+        with transaction.atomic():
+            contact = Contact.objects.create(shop=shop, name=name.strip()[:200], language=language)
+            created = True
+    elif name and not contact.name:
+        contact.name = name.strip()[:200]
+        contact.save(update_fields=["name"])
+    for address in addresses:
+        try:
+            with transaction.atomic():
+                Identity.objects.create(
+                    shop=shop, contact=contact, kind=address.kind, value=address.value,
+                    is_primary=not contact.identities.filter(kind=address.kind).exists(),
+                )
+        except IntegrityError:
+            owner = Identity.objects.select_related("contact").get(shop=shop, kind=address.kind, value=address.value)
+            if created and owner.contact_id != contact.pk:
+                # Someone else created this address a moment ago: their contact is the customer.
+                contact.delete()
+                return owner.contact, False
+    return contact, created
+
+
+def _find(shop: Shop, addresses: list[Address]) -> Contact | None:
+    for address in addresses:
+        identity = (
+            Identity.objects.select_related("contact")
+            .filter(shop=shop, kind=address.kind, value=address.value)
+            .first()
+        )
+        if identity is not None:
+            contact = identity.contact
+            while contact.merged_into_id is not None:  # follow merges to the surviving contact
+                contact = Contact.objects.get(pk=contact.merged_into_id)
+            return contact
+    return None
+
+
+def identity_add(*, contact: Contact, kind: str, value: str, actor: Agent | None = None) -> Identity:
+    """Add an address to `contact`; a clear error when another contact of the shop already has it."""
+    if kind == Identity.Kind.EMAIL:
+        value = normalise.email(value)
+    elif kind == Identity.Kind.PHONE:
+        value = normalise.phone(value)
+    try:
+        with transaction.atomic():
+            identity = Identity.objects.create(shop_id=contact.shop_id, contact=contact, kind=kind, value=value)
+            if actor:
+                audit_record(actor=actor, action="identity.add", obj=contact, data={"kind": kind, "value": value})
+    except IntegrityError:
+        raise ValidationFailed("Another contact already has this address; merge the two contacts instead.",
+                               field="value") from None
+    publish(ContactChanged(shop_id=contact.shop_id, contact_id=contact.pk))
+    return identity
+
+
+def contact_update(*, contact: Contact, actor: Agent | None, name: str | None = None, language: str | None = None,
+                   notes: str | None = None) -> Contact:
+    changed = []
+    for field, value in (("name", name), ("language", language), ("notes", notes)):
+        if value is not None and getattr(contact, field) != value:
+            setattr(contact, field, value)
+            changed.append(field)
+    if changed:
+        with transaction.atomic():
+            contact.save(update_fields=changed)
+            if actor:
+                audit_record(actor=actor, action="contact.update", obj=contact, data={"fields": changed})
+        publish(ContactChanged(shop_id=contact.shop_id, contact_id=contact.pk))
+    return contact
+
+
+def contact_set_caretaker(*, contact: Contact, caretaker: Agent | None, backup: Agent | None,
+                          actor: Agent | None) -> Contact:
+    """Name the contact's caretaker and backup (agents of the same shop, not the same person)."""
+    for agent in (caretaker, backup):
+        if agent is not None and agent.shop_id != contact.shop_id:
+            raise ValidationFailed("The caretaker must be an agent of this shop.")
+    if caretaker is not None and backup is not None and caretaker.pk == backup.pk:
+        raise ValidationFailed("The backup must be someone other than the caretaker.", field="backup_caretaker")
+    with transaction.atomic():
+        contact.caretaker, contact.backup_caretaker = caretaker, backup
+        contact.save(update_fields=["caretaker", "backup_caretaker"])
+        event_append(shop_id=contact.shop_id, contact=contact, kind="caretaker_set", actor=actor, data={
+            "caretaker": caretaker.display_name if caretaker else None,
+            "backup": backup.display_name if backup else None,
+        })
+        if actor:
+            audit_record(actor=actor, action="contact.caretaker", obj=contact,
+                         data={"caretaker": caretaker and caretaker.pk, "backup": backup and backup.pk})
+    publish(ContactChanged(shop_id=contact.shop_id, contact_id=contact.pk))
+    return contact
+
+
+def contact_merge(*, source: Contact, target: Contact, actor: Agent | None) -> Contact:
+    """Fold `source` into `target`: identities, conversations and timeline move; nothing is lost.
+
+    The source row stays with merged_into set, so old references and the audit trail still resolve.
+    """
+    if source.pk == target.pk or source.shop_id != target.shop_id:
+        raise ValidationFailed("Pick two different contacts of the same shop.")
+    if source.merged_into_id is not None:
+        raise ValidationFailed("This contact was already merged.")
+    with transaction.atomic():
+        Identity.objects.filter(contact=source).update(contact=target, is_primary=False)
+        Conversation.objects.filter(contact=source).update(contact=target)
+        Event.objects.filter(contact=source).update(contact=target)
+        Message.objects.filter(author_contact=source).update(author_contact=target)
+        fields = []
+        for field in ("caretaker", "backup_caretaker"):
+            if getattr(target, f"{field}_id") is None and getattr(source, f"{field}_id") is not None:
+                setattr(target, f"{field}_id", getattr(source, f"{field}_id"))
+                fields.append(field)
+        if not target.name and source.name:
+            target.name = source.name
+            fields.append("name")
+        if source.notes:
+            target.notes = (target.notes + "\n\n" + source.notes).strip()
+            fields.append("notes")
+        if fields:
+            target.save(update_fields=fields)
+        source.merged_into = target
+        source.save(update_fields=["merged_into"])
+        event_append(shop_id=target.shop_id, contact=target, kind="contact_merged", actor=actor,
+                     data={"from_contact": source.pk, "from_name": source.name})
+        if actor:
+            audit_record(actor=actor, action="contact.merge", obj=target, data={"source": source.pk})
+    publish(ContactChanged(shop_id=target.shop_id, contact_id=target.pk))
+    return target

@@ -1,0 +1,236 @@
+"""Reads on conversations: the inbox views with their counts, one conversation, the customer timeline.
+
+Every read takes the shop (or an agent, which carries it); fetching by id goes through access_*,
+which answers NotFound for another shop's id exactly as for a missing one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+
+from django.db.models import Count, F, Prefetch, Q, QuerySet
+
+from opiekun.agents.models import Agent
+from opiekun.core import clock
+from opiekun.core.errors import NotFound
+
+from .models import OPEN_STATUSES, Attachment, Conversation, Event, Message, Status
+
+SLA_RISK_WINDOW = dt.timedelta(hours=1)
+
+VIEWS = ("mine", "my_customers", "unassigned", "open", "pending_customer", "pending_internal", "sla_risk",
+         "resolved", "all")
+SORTS = {
+    "recent": ("-last_message_at", "-id"),
+    "oldest": ("last_message_at", "id"),
+    "sla": (F("sla_due_at").asc(nulls_last=True), "-id"),
+    "priority": ("-priority", "-last_message_at", "-id"),
+    "number": ("-number",),
+}
+
+
+@dataclass(frozen=True)
+class Filters:
+    view: str = "mine"
+    team_id: int | None = None
+    status: str = ""
+    priority: int | None = None
+    channel: str = ""
+    tag: str = ""
+    assignee_id: int | None = None
+    q: str = ""
+    sort: str = "recent"
+
+
+def _view_q(agent: Agent, view: str, team_id: int | None, now: dt.datetime) -> Q:
+    open_q = Q(status__in=OPEN_STATUSES)
+    if team_id is not None:
+        return open_q & Q(team_id=team_id)
+    match view:
+        case "mine":
+            return open_q & Q(assignee=agent)
+        case "my_customers":
+            return open_q & Q(contact__caretaker=agent)
+        case "unassigned":
+            return open_q & Q(assignee__isnull=True)
+        case "open":
+            return open_q
+        case "pending_customer" | "pending_internal":
+            return Q(status=view)
+        case "sla_risk":
+            return Q(status__in=(Status.NEW, Status.OPEN, Status.PENDING_INTERNAL), sla_due_at__lte=now + SLA_RISK_WINDOW)
+        case "resolved":
+            return Q(status__in=(Status.RESOLVED, Status.CLOSED), merged_into__isnull=True)
+        case "all":
+            return Q(merged_into__isnull=True)
+    raise NotFound("Unknown view.")
+
+
+def conversation_list(*, agent: Agent, filters: Filters, limit: int = 50, offset: int = 0) -> list[Conversation]:
+    """One page of an inbox view, newest activity first by default; 3 queries whatever the page size."""
+    now = clock.now()
+    qs = Conversation.objects.filter(shop_id=agent.shop_id).filter(_view_q(agent, filters.view, filters.team_id, now))
+    if filters.status:
+        qs = qs.filter(status=filters.status)
+    if filters.priority is not None:
+        qs = qs.filter(priority=filters.priority)
+    if filters.channel:
+        qs = qs.filter(inbox__kind=filters.channel)
+    if filters.tag:
+        qs = qs.filter(tags__name=filters.tag.lower())
+    if filters.assignee_id is not None:
+        qs = qs.filter(assignee_id=filters.assignee_id)
+    if filters.q:
+        qs = _quick_search(qs, filters.q)
+    qs = qs.order_by(*SORTS.get(filters.sort, SORTS["recent"]))
+    return list(
+        qs.select_related("contact", "assignee", "team", "inbox")
+        .prefetch_related("tags")[offset: offset + limit]
+    )
+
+
+def _quick_search(qs: QuerySet[Conversation], q: str) -> QuerySet[Conversation]:
+    """The list's search box: a case number, or words in the subject or the contact's name/address."""
+    q = q.strip()
+    if q.lstrip("#").isdigit():
+        return qs.filter(number=int(q.lstrip("#")))
+    return qs.filter(Q(subject__icontains=q) | Q(contact__name__icontains=q) | Q(contact__identities__value__icontains=q)
+                     ).distinct()
+
+
+@dataclass
+class ViewCounts:
+    """Counts for the desk's navigation; `teams` maps team id → open conversations."""
+
+    mine: int = 0
+    my_customers: int = 0
+    unassigned: int = 0
+    open: int = 0
+    pending_customer: int = 0
+    pending_internal: int = 0
+    sla_risk: int = 0
+    teams: dict[int, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, int]:
+        data = {k: getattr(self, k) for k in ("mine", "my_customers", "unassigned", "open", "pending_customer",
+                                                "pending_internal", "sla_risk")}
+        data.update({f"team_{k}": v for k, v in self.teams.items()})
+        return data
+
+
+@dataclass(frozen=True)
+class ShopCounts:
+    """The grouped open-conversation counts of one shop, from which every agent's ViewCounts is derived.
+
+    Computed once per change and pushed to every desk (never re-queried by each socket).
+    """
+
+    rows: tuple[tuple[int | None, int | None, int | None, str, int], ...]  # assignee, team, caretaker, status, n
+    sla_risk: int
+
+    def for_agent(self, agent_id: int) -> ViewCounts:
+        counts = ViewCounts(sla_risk=self.sla_risk)
+        teams: Counter[int] = Counter()
+        for assignee, team, caretaker, status, n in self.rows:
+            counts.open += n
+            if assignee == agent_id:
+                counts.mine += n
+            if caretaker == agent_id:
+                counts.my_customers += n
+            if assignee is None:
+                counts.unassigned += n
+            if status == Status.PENDING_CUSTOMER:
+                counts.pending_customer += n
+            elif status == Status.PENDING_INTERNAL:
+                counts.pending_internal += n
+            if team is not None:
+                teams[team] += n
+        counts.teams = dict(teams)
+        return counts
+
+
+def shop_counts(*, shop_id: int) -> ShopCounts:
+    """Two queries over the open conversations of the shop."""
+    now = clock.now()
+    rows = (
+        Conversation.objects.filter(shop_id=shop_id, status__in=OPEN_STATUSES)
+        .values_list("assignee_id", "team_id", "contact__caretaker_id", "status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    sla = Conversation.objects.filter(
+        shop_id=shop_id, status__in=(Status.NEW, Status.OPEN, Status.PENDING_INTERNAL),
+        sla_due_at__lte=now + SLA_RISK_WINDOW,
+    ).count()
+    return ShopCounts(rows=tuple(tuple(r) for r in rows), sla_risk=sla)  # type: ignore[misc]
+
+
+def view_counts(*, agent: Agent) -> ViewCounts:
+    return shop_counts(shop_id=agent.shop_id).for_agent(agent.pk)
+
+
+def access_conversation(*, agent: Agent, number: int | None = None, conversation_id: int | None = None) -> Conversation:
+    """The agent's shop's conversation by number or id, or NotFound."""
+    qs = Conversation.objects.filter(shop_id=agent.shop_id).select_related(
+        "contact", "contact__caretaker", "contact__backup_caretaker", "assignee", "team", "inbox", "shop")
+    if number is not None:
+        qs = qs.filter(number=number)
+    elif conversation_id is not None:
+        qs = qs.filter(pk=conversation_id)
+    else:
+        raise NotFound()
+    conversation = qs.first()
+    if conversation is None:
+        raise NotFound()
+    return conversation
+
+
+def conversation_messages(*, conversation: Conversation, include_internal: bool = True) -> list[Message]:
+    qs = conversation.messages.select_related("author_agent", "author_contact").prefetch_related(
+        Prefetch("attachments", queryset=Attachment.objects.order_by("id")))
+    if not include_internal:
+        qs = qs.filter(is_internal=False)
+    return list(qs.order_by("created_at", "id"))
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: dt.datetime
+    kind: str  # "message" or "event"
+    conversation_number: int | None
+    message: Message | None = None
+    event: Event | None = None
+
+
+def contact_timeline(*, shop_id: int, contact_id: int, limit: int = 100) -> list[TimelineEntry]:
+    """The customer's whole story across conversations and channels, newest first."""
+    messages = (Message.objects.filter(shop_id=shop_id, conversation__contact_id=contact_id)
+                .select_related("author_agent", "conversation").order_by("-created_at", "-id")[:limit])
+    events = (Event.objects.filter(shop_id=shop_id, contact_id=contact_id).select_related("actor", "conversation")
+              .order_by("-created_at", "-id")[:limit])
+    entries = [TimelineEntry(m.created_at, "message", m.conversation.number, message=m) for m in messages]
+    entries += [TimelineEntry(e.created_at, "event", e.conversation.number if e.conversation else None, event=e)
+                for e in events]
+    entries.sort(key=lambda e: e.at, reverse=True)
+    return entries[:limit]
+
+
+def contact_conversations(*, shop_id: int, contact_id: int, limit: int = 50) -> list[Conversation]:
+    return list(Conversation.objects.filter(shop_id=shop_id, contact_id=contact_id, merged_into__isnull=True)
+                .select_related("assignee", "inbox").order_by("-last_message_at")[:limit])
+
+
+def access_attachment(*, shop_id: int, attachment_id: int, contact_id: int | None = None,
+                      include_internal: bool = True) -> Attachment:
+    """An attachment of this shop (and, for the portal, of this contact's public messages), or NotFound."""
+    qs = Attachment.objects.filter(shop_id=shop_id, pk=attachment_id).select_related("message")
+    if contact_id is not None:
+        qs = qs.filter(message__conversation__contact_id=contact_id)
+    if not include_internal:
+        qs = qs.filter(message__is_internal=False)
+    attachment = qs.first()
+    if attachment is None:
+        raise NotFound()
+    return attachment

@@ -1,0 +1,373 @@
+"""Writes on conversations and messages. Every UI, API, socket and task goes through these.
+
+Each service opens a transaction, validates, writes, appends timeline Events, and publishes domain
+events that subscribers (realtime, delivery) receive after commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+
+from opiekun.agents.models import Agent, Team
+from opiekun.agents.services import audit_record
+from opiekun.core import clock
+from opiekun.core.errors import ValidationFailed
+from opiekun.core.events import publish
+from opiekun.shops.models import Shop
+
+from .attachments import CheckedFile, attachments_store
+from .events import ConversationChanged, MessageCreated, MessageUpdated, OutboundQueued
+from .models import OPEN_STATUSES, ChannelKind, Conversation, Message, Priority, Status, Tag
+from .routing import Route
+from .timeline import event_append
+
+MAX_TEXT = 100_000
+
+# Which statuses an agent may move a conversation to from each status.
+TRANSITIONS: dict[str, set[str]] = {
+    Status.NEW: {Status.OPEN, Status.PENDING_CUSTOMER, Status.PENDING_INTERNAL, Status.RESOLVED, Status.CLOSED},
+    Status.OPEN: {Status.PENDING_CUSTOMER, Status.PENDING_INTERNAL, Status.RESOLVED, Status.CLOSED},
+    Status.PENDING_CUSTOMER: {Status.OPEN, Status.PENDING_INTERNAL, Status.RESOLVED, Status.CLOSED},
+    Status.PENDING_INTERNAL: {Status.OPEN, Status.PENDING_CUSTOMER, Status.RESOLVED, Status.CLOSED},
+    Status.RESOLVED: {Status.OPEN, Status.CLOSED},
+    Status.CLOSED: {Status.OPEN},
+}
+
+
+def _next_number(shop_id: int) -> int:
+    # One atomic UPDATE per case; the row lock (PostgreSQL) or the IMMEDIATE write lock (SQLite) holds
+    # until commit, so two concurrent cases never read the same number.
+    Shop.objects.filter(pk=shop_id).update(conversation_seq=F("conversation_seq") + 1)
+    return Shop.objects.filter(pk=shop_id).values_list("conversation_seq", flat=True).get()
+
+
+def _sla_due(shop: Shop, since: dt.datetime) -> dt.datetime:
+    return since + dt.timedelta(minutes=shop.sla_first_response_minutes)
+
+
+def conversation_create(*, shop: Shop, contact: Any, subject: str = "", inbox: Any = None, route: Route | None = None,
+                        order_ref: str = "", language: str = "", at: dt.datetime | None = None,
+                        follow_up_of: Conversation | None = None) -> Conversation:
+    """A new case with the next per-shop number, routed per `route` (assignee/team)."""
+    at = at or clock.now()
+    with transaction.atomic():
+        conversation = Conversation.objects.create(
+            shop=shop, number=_next_number(shop.pk), subject=subject.strip()[:300], contact=contact, inbox=inbox,
+            assignee=route.assignee if route else None, team=route.team if route else None,
+            order_ref=order_ref.strip()[:64], language=language, created_at=at, updated_at=at, last_message_at=at,
+            follow_up_of=follow_up_of,
+        )
+        event_append(shop_id=shop.pk, conversation=conversation, kind="conversation_created", data={
+            "number": conversation.number, "channel": getattr(inbox, "kind", ""),
+            "routed": route.reason if route else "", "assignee": route.assignee.display_name
+            if route and route.assignee else None,
+        })
+        if follow_up_of is not None:
+            event_append(shop_id=shop.pk, conversation=follow_up_of, kind="follow_up_opened",
+                         data={"number": conversation.number})
+        publish(ConversationChanged(shop_id=shop.pk, conversation_id=conversation.pk, what="created"))
+    return conversation
+
+
+def message_record_inbound(*, conversation: Conversation, channel: str, text: str, inbox: Any = None, html: str = "",
+                           external_id: str | None = None, author_contact: Any = None,
+                           files: Iterable[CheckedFile] = (), meta: dict[str, Any] | None = None,
+                           at: dt.datetime | None = None, direction: str = Message.Direction.INBOUND,
+                           logged_by: Agent | None = None, count_for_sla: bool = True) -> Message:
+    """Store a customer's message on `conversation`; reopen it and start the SLA clock if needed.
+
+    The (inbox, external_id) unique constraint makes a re-delivered message fail with IntegrityError,
+    which the pipeline turns into a "duplicate" outcome. Logged contacts (channel note) may be outbound.
+    """
+    at = at or clock.now()
+    if len(text) > MAX_TEXT:
+        raise ValidationFailed("The message is too long.", field="text")
+    with transaction.atomic():
+        message = Message.objects.create(
+            shop_id=conversation.shop_id, conversation=conversation, direction=direction, channel=channel,
+            inbox=inbox, author_contact=author_contact, author_agent=logged_by, text=text, html=html,
+            external_id=external_id, meta=meta or {}, created_at=at,
+        )
+        attachments_store(message=message, files=files)
+        updates: dict[str, Any] = {"last_message_at": at, "updated_at": at, "message_count": F("message_count") + 1}
+        reopened = False
+        if direction == Message.Direction.INBOUND and count_for_sla:
+            if conversation.status in (Status.PENDING_CUSTOMER, Status.RESOLVED, Status.CLOSED):
+                updates.update(status=Status.OPEN, resolved_at=None, closed_at=None)
+                reopened = conversation.status in (Status.RESOLVED, Status.CLOSED)
+            if conversation.waiting_since is None:
+                shop = Shop.objects.get(pk=conversation.shop_id)
+                updates.update(waiting_since=at, sla_due_at=_sla_due(shop, at))
+        Conversation.objects.filter(pk=conversation.pk).update(**updates)
+        conversation.refresh_from_db()
+        if reopened:
+            event_append(shop_id=conversation.shop_id, conversation=conversation, kind="reopened",
+                         data={"by": "customer"})
+        publish(MessageCreated(shop_id=conversation.shop_id, conversation_id=conversation.pk, message_id=message.pk,
+                               direction=direction, is_internal=False))
+        publish(ConversationChanged(shop_id=conversation.shop_id, conversation_id=conversation.pk, what="message"))
+    return message
+
+
+def message_send(*, conversation: Conversation, agent: Agent, text: str, channel: str | None = None,
+                 inbox: Any = None, files: Iterable[CheckedFile] = (), status_after: str | None = Status.PENDING_CUSTOMER,
+                 ip: str | None = None) -> Message:
+    """Queue a public reply from `agent`; the channel's delivery task sends it and records the status.
+
+    Stamps the first response, stops the SLA clock, assigns the case to the agent when unassigned and
+    (per shop setting) makes the agent caretaker of a contact who has none.
+    """
+    text = (text or "").strip()
+    if not text:
+        raise ValidationFailed("Write a reply first.", field="text")
+    if len(text) > MAX_TEXT:
+        raise ValidationFailed("The reply is too long.", field="text")
+    _check_same_shop(conversation, agent)
+    channel = channel or _reply_channel(conversation)
+    now = clock.now()
+    with transaction.atomic():
+        message = Message.objects.create(
+            shop_id=conversation.shop_id, conversation=conversation, direction=Message.Direction.OUTBOUND,
+            channel=channel, inbox=inbox or conversation.inbox, author_agent=agent, text=text,
+            delivery_status=Message.Delivery.QUEUED, created_at=now,
+        )
+        attachments_store(message=message, files=files)
+        updates: dict[str, Any] = {"last_message_at": now, "updated_at": now, "message_count": F("message_count") + 1,
+                                   "waiting_since": None, "sla_due_at": None}
+        if conversation.first_response_at is None:
+            updates["first_response_at"] = now
+        if conversation.assignee_id is None:
+            updates["assignee"] = agent
+        if status_after and status_after != conversation.status and conversation.status != Status.CLOSED:
+            updates["status"] = status_after
+            if status_after == Status.RESOLVED:
+                updates["resolved_at"] = now
+        Conversation.objects.filter(pk=conversation.pk).update(**updates)
+        conversation.refresh_from_db()
+        contact = conversation.contact
+        shop = conversation.shop
+        if contact.caretaker_id is None and shop.caretaker_on_first_reply:
+            contact.caretaker = agent
+            contact.save(update_fields=["caretaker"])
+            event_append(shop_id=shop.pk, contact=contact, kind="caretaker_set", actor=agent,
+                         data={"caretaker": agent.display_name, "reason": "first_reply"})
+        audit_record(actor=agent, action="message.send", obj=conversation, data={"message": message.pk}, ip=ip)
+        publish(MessageCreated(shop_id=conversation.shop_id, conversation_id=conversation.pk, message_id=message.pk,
+                               direction=Message.Direction.OUTBOUND, is_internal=False))
+        publish(ConversationChanged(shop_id=conversation.shop_id, conversation_id=conversation.pk, what="message"))
+        publish(OutboundQueued(shop_id=conversation.shop_id, message_id=message.pk))
+    return message
+
+
+def note_add(*, conversation: Conversation, agent: Agent, text: str, files: Iterable[CheckedFile] = (),
+             ip: str | None = None) -> Message:
+    """An internal note: visible to agents only, never handed to a driver."""
+    text = (text or "").strip()
+    if not text:
+        raise ValidationFailed("Write the note first.", field="text")
+    _check_same_shop(conversation, agent)
+    now = clock.now()
+    with transaction.atomic():
+        message = Message.objects.create(
+            shop_id=conversation.shop_id, conversation=conversation, direction=Message.Direction.OUTBOUND,
+            is_internal=True, channel=ChannelKind.NOTE, author_agent=agent, text=text, created_at=now,
+        )
+        attachments_store(message=message, files=files)
+        Conversation.objects.filter(pk=conversation.pk).update(updated_at=now, message_count=F("message_count") + 1)
+        audit_record(actor=agent, action="note.add", obj=conversation, data={"message": message.pk}, ip=ip)
+        publish(MessageCreated(shop_id=conversation.shop_id, conversation_id=conversation.pk, message_id=message.pk,
+                               direction=Message.Direction.OUTBOUND, is_internal=True))
+    return message
+
+
+def _reply_channel(conversation: Conversation) -> str:
+    """Answer on the channel the customer last used (a logged call is answered by the inbox's channel)."""
+    last = (conversation.messages.filter(direction=Message.Direction.INBOUND, is_internal=False)
+            .exclude(channel=ChannelKind.NOTE).order_by("-created_at", "-id").values_list("channel", flat=True).first())
+    if last:
+        return last
+    return conversation.inbox.kind if conversation.inbox_id else ChannelKind.WEBFORM
+
+
+def _check_same_shop(conversation: Conversation, agent: Agent | None) -> None:
+    if agent is not None and agent.shop_id != conversation.shop_id:
+        raise ValidationFailed("This conversation belongs to another shop.")
+
+
+def conversation_assign(*, conversation: Conversation, agent: Agent | None, actor: Agent | None,
+                        team: Team | None = None, set_team: bool = False, note: str = "", ip: str | None = None
+                        ) -> Conversation:
+    """Give the case to `agent` (None: back to the queue); optionally move it to `team` as well."""
+    _check_same_shop(conversation, agent)
+    if team is not None and team.shop_id != conversation.shop_id:
+        raise ValidationFailed("That team belongs to another shop.")
+    changes: dict[str, Any] = {}
+    if (agent.pk if agent else None) != conversation.assignee_id:
+        changes["assignee"] = agent
+    if set_team and (team.pk if team else None) != conversation.team_id:
+        changes["team"] = team
+    if not changes:
+        return conversation
+    with transaction.atomic():
+        for field, value in changes.items():
+            setattr(conversation, field, value)
+        if conversation.status == Status.NEW and agent is not None:
+            conversation.status = Status.OPEN
+            changes["status"] = Status.OPEN
+        conversation.updated_at = clock.now()
+        conversation.save(update_fields=[*changes.keys(), "updated_at"])
+        event_append(shop_id=conversation.shop_id, conversation=conversation, kind="assigned", actor=actor, data={
+            "assignee": agent.display_name if agent else None,
+            **({"team": team.name if team else None} if "team" in changes else {}),
+            **({"note": note} if note else {}),
+        })
+        if actor:
+            audit_record(actor=actor, action="conversation.assign", obj=conversation,
+                         data={"assignee": agent.pk if agent else None}, ip=ip)
+        publish(ConversationChanged(shop_id=conversation.shop_id, conversation_id=conversation.pk, what="assigned"))
+    return conversation
+
+
+def conversation_set_status(*, conversation: Conversation, status: str, actor: Agent | None,
+                            ip: str | None = None) -> Conversation:
+    """Move along the status machine; resolved/closed stamp their times, reopening clears them."""
+    if status not in Status.values:
+        raise ValidationFailed(f"Unknown status {status!r}.", field="status")
+    if status == conversation.status:
+        return conversation
+    if status not in TRANSITIONS[conversation.status]:
+        raise ValidationFailed(f"A {conversation.get_status_display().lower()} conversation cannot become "
+                               f"{Status(status).label.lower()}.", field="status")
+    _check_same_shop(conversation, actor)
+    now = clock.now()
+    old = conversation.status
+    with transaction.atomic():
+        conversation.status = status
+        conversation.updated_at = now
+        fields = ["status", "updated_at"]
+        if status == Status.RESOLVED:
+            conversation.resolved_at = now
+            fields.append("resolved_at")
+        elif status == Status.CLOSED:
+            conversation.closed_at = now
+            conversation.resolved_at = conversation.resolved_at or now
+            fields += ["closed_at", "resolved_at"]
+        elif old in (Status.RESOLVED, Status.CLOSED):
+            conversation.resolved_at = conversation.closed_at = None
+            fields += ["resolved_at", "closed_at"]
+        if status not in OPEN_STATUSES or status == Status.PENDING_CUSTOMER:
+            conversation.waiting_since = conversation.sla_due_at = None
+            fields += ["waiting_since", "sla_due_at"]
+        conversation.save(update_fields=fields)
+        event_append(shop_id=conversation.shop_id, conversation=conversation, kind="status_changed", actor=actor,
+                     data={"from": old, "to": status})
+        if actor:
+            audit_record(actor=actor, action="conversation.status", obj=conversation, data={"from": old, "to": status},
+                         ip=ip)
+        publish(ConversationChanged(shop_id=conversation.shop_id, conversation_id=conversation.pk, what="status"))
+    return conversation
+
+
+def conversation_set_priority(*, conversation: Conversation, priority: int, actor: Agent | None) -> Conversation:
+    if priority not in Priority.values:
+        raise ValidationFailed("Unknown priority.", field="priority")
+    if priority != conversation.priority:
+        with transaction.atomic():
+            old = conversation.priority
+            conversation.priority = priority
+            conversation.updated_at = clock.now()
+            conversation.save(update_fields=["priority", "updated_at"])
+            event_append(shop_id=conversation.shop_id, conversation=conversation, kind="priority_changed",
+                         actor=actor, data={"from": old, "to": priority})
+            if actor:
+                audit_record(actor=actor, action="conversation.priority", obj=conversation, data={"to": priority})
+            publish(ConversationChanged(shop_id=conversation.shop_id, conversation_id=conversation.pk, what="priority"))
+    return conversation
+
+
+def conversation_tag(*, conversation: Conversation, add: Iterable[str] = (), remove: Iterable[str] = (),
+                     actor: Agent | None) -> Conversation:
+    """Add/remove tags by name (created in the shop on first use, trimmed, lower-cased)."""
+    add_names = {n.strip().lower()[:50] for n in add if n.strip()}
+    remove_names = {n.strip().lower() for n in remove if n.strip()}
+    with transaction.atomic():
+        for name in add_names:
+            tag, _ = Tag.objects.get_or_create(shop_id=conversation.shop_id, name=name)
+            conversation.tags.add(tag)
+        if remove_names:
+            conversation.tags.remove(*Tag.objects.filter(shop_id=conversation.shop_id, name__in=remove_names))
+        if add_names or remove_names:
+            event_append(shop_id=conversation.shop_id, conversation=conversation, kind="tags_changed", actor=actor,
+                         data={"added": sorted(add_names), "removed": sorted(remove_names)})
+            publish(ConversationChanged(shop_id=conversation.shop_id, conversation_id=conversation.pk, what="tags"))
+    return conversation
+
+
+def conversation_link_order(*, conversation: Conversation, order_ref: str, actor: Agent | None) -> Conversation:
+    order_ref = order_ref.strip()[:64]
+    if order_ref != conversation.order_ref:
+        with transaction.atomic():
+            conversation.order_ref = order_ref
+            conversation.save(update_fields=["order_ref"])
+            event_append(shop_id=conversation.shop_id, conversation=conversation, kind="order_linked", actor=actor,
+                         data={"order_ref": order_ref})
+            publish(ConversationChanged(shop_id=conversation.shop_id, conversation_id=conversation.pk, what="order"))
+    return conversation
+
+
+def conversation_merge(*, source: Conversation, target: Conversation, actor: Agent | None) -> Conversation:
+    """Move every message and event of `source` into `target`; `source` is closed, pointing at `target`."""
+    if source.pk == target.pk or source.shop_id != target.shop_id:
+        raise ValidationFailed("Pick two different conversations of the same shop.")
+    if source.merged_into_id:
+        raise ValidationFailed("That conversation was already merged.")
+    _check_same_shop(target, actor)
+    now = clock.now()
+    with transaction.atomic():
+        moved = source.messages.update(conversation=target)
+        source.events.update(conversation=target)
+        target.tags.add(*source.tags.all())
+        last = max(source.last_message_at, target.last_message_at)
+        waiting = min([w for w in (source.waiting_since, target.waiting_since) if w], default=None)
+        Conversation.objects.filter(pk=target.pk).update(
+            message_count=F("message_count") + moved, last_message_at=last, updated_at=now,
+            waiting_since=waiting, order_ref=target.order_ref or source.order_ref,
+        )
+        Conversation.objects.filter(pk=source.pk).update(
+            merged_into=target, status=Status.CLOSED, closed_at=now, message_count=0, waiting_since=None,
+            sla_due_at=None, updated_at=now,
+        )
+        target.refresh_from_db()
+        event_append(shop_id=target.shop_id, conversation=target, kind="merged", actor=actor,
+                     data={"from_number": source.number, "messages": moved})
+        event_append(shop_id=source.shop_id, conversation=source, kind="merged_into", actor=actor,
+                     data={"into_number": target.number})
+        if actor:
+            audit_record(actor=actor, action="conversation.merge", obj=target, data={"source": source.number})
+        publish(ConversationChanged(shop_id=target.shop_id, conversation_id=target.pk, what="merged"))
+        publish(ConversationChanged(shop_id=source.shop_id, conversation_id=source.pk, what="merged"))
+    return target
+
+
+def delivery_mark(*, message: Message, ok: bool, provider_id: str = "", error: str = "", final: bool = True) -> None:
+    """Record a delivery attempt's outcome on the message (visible to the agent in the thread)."""
+    fields: dict[str, Any] = {"delivery_attempts": F("delivery_attempts") + 1}
+    if ok:
+        fields.update(delivery_status=Message.Delivery.SENT, provider_id=provider_id[:255], sent_at=clock.now(),
+                      delivery_error="")
+    elif final:
+        fields.update(delivery_status=Message.Delivery.FAILED, delivery_error=error[:500])
+    else:
+        fields.update(delivery_error=error[:500])
+    with transaction.atomic():
+        Message.objects.filter(pk=message.pk).update(**fields)
+        if not ok and final:
+            event_append(shop_id=message.shop_id, conversation=message.conversation, kind="delivery_failed",
+                         data={"message": message.pk, "error": error[:500]})
+        publish(MessageUpdated(shop_id=message.shop_id, conversation_id=message.conversation_id,
+                               message_id=message.pk))

@@ -1,0 +1,85 @@
+"""`opiekun run`: serve HTTP + websockets (uvicorn) and run the task worker with its scheduler.
+
+Embedded default (no REDIS_URL): everything in ONE process, so the in-memory channel layer reaches
+every socket and work done by the worker shows up live in the desk. With REDIS_URL set, web and
+worker may run as separate processes (`--web-only`, `--worker-only`) sharing Redis. Ctrl-C stops all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import threading
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.utils.module_loading import autodiscover_modules
+
+log = logging.getLogger("opiekun.run")
+
+
+def start_worker(workers: int = 2):  # type: ignore[no-untyped-def]
+    """Start the Huey consumer's worker and scheduler threads in this process; returns the consumer."""
+    from huey.contrib.djhuey import HUEY
+
+    from opiekun.core.heartbeat import beat
+
+    autodiscover_modules("tasks")
+    consumer = HUEY.create_consumer(workers=workers, worker_type="thread", periodic=True, check_worker_health=True,
+                                    scheduler_interval=1)
+    consumer._set_signal_handlers = lambda: None  # the server owns SIGINT/SIGTERM
+    consumer.start()
+    beat()
+    return consumer
+
+
+class Command(BaseCommand):
+    help = "Run Opiekun: web + websockets + task worker + scheduler (one process by default)."
+
+    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+        parser.add_argument("--host", default=settings.OPIEKUN_HOST)
+        parser.add_argument("--port", type=int, default=settings.OPIEKUN_PORT)
+        parser.add_argument("--workers", type=int, default=2, help="task worker threads")
+        parser.add_argument("--web-only", action="store_true", help="no task worker (needs REDIS_URL)")
+        parser.add_argument("--worker-only", action="store_true", help="only the task worker (needs REDIS_URL)")
+
+    def handle(self, *args, **opts):  # type: ignore[no-untyped-def]
+        if (opts["web_only"] or opts["worker_only"]) and not settings.REDIS_URL:
+            raise CommandError("--web-only/--worker-only need REDIS_URL: without Redis the in-memory channel "
+                               "layer only reaches sockets in the same process.")
+        if opts["worker_only"]:
+            return self._worker_only(opts["workers"])
+        consumer = None if opts["web_only"] else start_worker(opts["workers"])
+        try:
+            asyncio.run(self._serve(opts["host"], opts["port"]))
+        finally:
+            if consumer is not None:
+                consumer.stop(graceful=True)
+            self.stdout.write("Opiekun stopped.")
+
+    async def _serve(self, host: str, port: int) -> None:
+        import uvicorn
+
+        from opiekun.realtime.bridge import register_loop
+
+        register_loop(asyncio.get_running_loop())
+        config = uvicorn.Config("opiekun.config.asgi:application", host=host, port=port, lifespan="off",
+                                log_level="warning", ws="websockets", proxy_headers=True, access_log=False)
+        server = uvicorn.Server(config)
+        self.stdout.write(f"Opiekun is running at http://{host}:{port}/  (Ctrl-C stops it)")
+        self.stdout.flush()
+        try:
+            await server.serve()
+        finally:
+            register_loop(None)
+
+    def _worker_only(self, workers: int) -> None:
+        consumer = start_worker(workers)
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        self.stdout.write("Opiekun worker running (Ctrl-C stops it)")
+        while not stop.wait(1):
+            pass
+        consumer.stop(graceful=True)

@@ -1,0 +1,141 @@
+"""The channel seam: what a driver is, and the dataclasses it speaks.
+
+A driver only translates between its transport (a form post, an IMAP fetch, a webhook body) and
+these dataclasses. It never looks up contacts or conversations: the inbound pipeline and the
+delivery task do that. Drivers import this module and the kernel only (import-linter enforces it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from pydantic import BaseModel
+
+
+class Capability(enum.Flag):
+    NONE = 0
+    RECEIVE = enum.auto()
+    SEND = enum.auto()
+    ATTACHMENTS = enum.auto()
+    HTML = enum.auto()
+    SUBJECT = enum.auto()
+
+
+@dataclass(frozen=True)
+class SenderHints:
+    """Who the transport says sent the message; the pipeline turns this into a Contact."""
+
+    name: str = ""
+    email: str = ""
+    phone: str = ""
+    chat_session: str = ""
+    messenger_id: str = ""
+    # Set when the transport already authenticated the contact (portal session, agent logging a call).
+    contact_id: int | None = None
+
+
+@dataclass(frozen=True)
+class InboundAttachment:
+    filename: str
+    content: bytes
+    declared_type: str = ""
+    content_id: str = ""
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    sender: SenderHints
+    text: str
+    subject: str = ""
+    html: str = ""
+    external_id: str | None = None
+    attachments: tuple[InboundAttachment, ...] = ()
+    order_ref: str = ""
+    language: str = ""
+    received_at: dt.datetime | None = None
+    # Threading hints, strongest first: an authenticated reply names its conversation outright.
+    conversation_id: int | None = None
+    in_reply_to: str = ""
+    references: tuple[str, ...] = ()
+    # Transport signals the loop/auto-reply guard reads (e.g. Auto-Submitted header values).
+    auto_submitted: bool = False
+    direction: str = "in"  # "out" when an agent logs a contact they made (a call they placed)
+    logged_by_agent_id: int | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OutboundAttachment:
+    filename: str
+    mime_type: str
+    path: Path
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    message_id: int
+    conversation_number: int
+    subject: str
+    text: str
+    html: str = ""
+    to_name: str = ""
+    to_email: str = ""
+    to_phone: str = ""
+    from_name: str = ""
+    from_email: str = ""
+    reply_to: str = ""
+    signature: str = ""
+    portal_url: str = ""
+    shop_name: str = ""
+    language: str = ""
+    attachments: tuple[OutboundAttachment, ...] = ()
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    ok: bool
+    provider_id: str = ""
+    error: str = ""
+    transient: bool = False  # retry later (timeouts, 4xx SMTP, 429/5xx) vs. terminal (bad address)
+
+    @classmethod
+    def sent(cls, provider_id: str = "") -> DeliveryResult:
+        return cls(ok=True, provider_id=provider_id)
+
+    @classmethod
+    def retry(cls, error: str) -> DeliveryResult:
+        return cls(ok=False, error=error, transient=True)
+
+    @classmethod
+    def failed(cls, error: str) -> DeliveryResult:
+        return cls(ok=False, error=error, transient=False)
+
+
+class VerificationFailed(Exception):
+    """The transport payload is not authentic (bad signature, wrong secret); nothing may be stored."""
+
+
+class DriverConfig(BaseModel):
+    """Per-kind settings stored on Inbox.config; each driver subclasses this."""
+
+    model_config = {"extra": "forbid"}
+
+
+@runtime_checkable
+class Driver(Protocol):
+    kind: ClassVar[str]
+    capabilities: ClassVar[Capability]
+    Config: ClassVar[type[DriverConfig]]
+
+    def verify(self, *, headers: dict[str, str], body: bytes, secrets: dict[str, str]) -> None:
+        """Raise VerificationFailed unless the raw transport payload is authentic. Touches nothing."""
+
+    def parse_inbound(self, payload: Any) -> list[InboundMessage]:
+        """Translate one transport payload into messages. Pure: no database access."""
+
+    def send(self, message: OutboundMessage, config: DriverConfig) -> DeliveryResult:
+        """Deliver one outbound message over the transport; never raises for delivery errors."""

@@ -1,0 +1,99 @@
+"""Outbound delivery: a queued public reply is handed to its channel's driver by a task.
+
+The message is stored `queued`; the task sends it, stores the provider id and `sent`, retries
+transient errors with exponential backoff, and marks terminal errors `failed` with a reason the agent
+sees in the thread. Internal notes never get here.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.urls import reverse
+
+from opiekun.contacts.models import Identity
+from opiekun.contacts.portal import portal_token
+from opiekun.conversations.attachments import blob_path
+from opiekun.conversations.events import OutboundQueued
+from opiekun.conversations.models import Message
+from opiekun.conversations.services import delivery_mark
+from opiekun.core.events import subscribe
+
+from .base import DeliveryResult, OutboundAttachment, OutboundMessage
+from .registry import drivers
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 6
+BASE_DELAY = 30  # seconds; attempt n waits BASE_DELAY * 2**(n-1)
+
+
+def connect() -> None:
+    subscribe(OutboundQueued, _enqueue)
+
+
+def _enqueue(event: OutboundQueued) -> None:
+    from .tasks import deliver_message
+
+    deliver_message(event.message_id)
+
+
+def build_outbound(message: Message) -> OutboundMessage:
+    conversation = message.conversation
+    contact = conversation.contact
+    shop = conversation.shop
+    agent = message.author_agent
+    identities = {i.kind: i.value for i in contact.identities.order_by("-is_primary", "id")[::-1]}
+    token = portal_token(contact)
+    portal_url = settings.OPIEKUN_PUBLIC_URL + reverse("portal:enter", kwargs={"token": token}) + \
+        f"?next={conversation.number}"
+    return OutboundMessage(
+        message_id=message.pk,
+        conversation_number=conversation.number,
+        subject=conversation.subject,
+        text=message.text,
+        html=message.html,
+        to_name=contact.name,
+        to_email=identities.get(Identity.Kind.EMAIL, ""),
+        to_phone=identities.get(Identity.Kind.PHONE, ""),
+        from_name=f"{agent.display_name} – {shop.name}" if agent else shop.name,
+        from_email=(agent.sender_email if agent and agent.sender_email else shop.sender_email)
+        or settings.DEFAULT_FROM_EMAIL,
+        signature=agent.signature if agent else "",
+        portal_url=portal_url,
+        shop_name=shop.name,
+        language=contact.language or conversation.language or shop.default_language,
+        attachments=tuple(OutboundAttachment(a.filename, a.mime_type, blob_path(a.sha256))
+                          for a in message.attachments.all()),
+    )
+
+
+def deliver(message_id: int) -> DeliveryResult | None:
+    """One delivery attempt; returns the result, or None when there was nothing to do."""
+    message = (Message.objects.select_related("conversation__contact", "conversation__shop", "author_agent", "inbox")
+               .filter(pk=message_id).first())
+    if message is None or message.is_internal or message.delivery_status != Message.Delivery.QUEUED:
+        return None
+    kind = message.inbox.kind if message.inbox_id and message.inbox.kind == message.channel else message.channel
+    try:
+        driver = drivers.get(kind)
+    except LookupError:
+        delivery_mark(message=message, ok=False, error=f"No channel driver for {kind!r}.")
+        return DeliveryResult.failed(f"No channel driver for {kind!r}.")
+    config = driver.Config.model_validate(message.inbox.config if message.inbox_id else {})
+    try:
+        result = driver.send(build_outbound(message), config)
+    except Exception as exc:  # a driver bug must not leave the message queued forever
+        log.exception("driver %s crashed sending message %s", kind, message_id)
+        result = DeliveryResult.retry(f"{exc.__class__.__name__} in the {kind} driver")
+    final = result.ok or not result.transient or message.delivery_attempts + 1 >= MAX_ATTEMPTS
+    error = result.error
+    if not result.ok and result.transient and final:
+        error = f"Gave up after {MAX_ATTEMPTS} attempts: {result.error}"
+    delivery_mark(message=message, ok=result.ok, provider_id=result.provider_id, error=error, final=final)
+    return result if final else DeliveryResult.retry(error)
+
+
+def retry_delay(attempt: int) -> int:
+    return BASE_DELAY * 2 ** max(0, attempt - 1)
