@@ -129,7 +129,8 @@ LOGIN_REDIRECT_URL = "desk:inbox"
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("pl", _("Polish")), ("ru", _("Russian"))]
-LOCALE_PATHS = [PACKAGE_DIR / "locale"]
+# Each area keeps its own catalogue next to its code (makemessages run from that folder).
+LOCALE_PATHS = [PACKAGE_DIR / area / "locale" for area in ("ui/desk", "ui/public", "conversations", "core")]
 TIME_ZONE = os.environ.get("OPIEKUN_TIME_ZONE", "Europe/Warsaw")
 USE_I18N = True
 USE_TZ = True
