@@ -81,7 +81,8 @@ WSGI_APPLICATION = "opiekun.config.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # The desk and the public pages each keep templates, static files and translations together.
+        "DIRS": [PACKAGE_DIR / "ui" / area / "templates" for area in ("desk", "public")],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -137,6 +138,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATICFILES_DIRS = [PACKAGE_DIR / "ui" / area / "static" for area in ("desk", "public")]
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
