@@ -2,35 +2,28 @@
 
 With the in-memory layer, every socket lives on uvicorn's event loop; a worker thread must hand its
 message to *that* loop (run_coroutine_threadsafe), not spin up a loop of its own, or the message
-would sit in a queue bound to the wrong loop. `opiekun run` registers the serving loop at start-up.
+would sit in a queue bound to the wrong loop. `opiekun run` registers the serving loop at start-up (opiekun.core.serving).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
+from opiekun.core.serving import serving_loop
+
 log = logging.getLogger(__name__)
-_loop: asyncio.AbstractEventLoop | None = None
-_lock = threading.Lock()
-
-
-def register_loop(loop: asyncio.AbstractEventLoop | None) -> None:
-    global _loop
-    with _lock:
-        _loop = loop
 
 
 def group_send(group: str, message: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    loop = _loop
+    loop = serving_loop()
     try:
         running = asyncio.get_running_loop()
     except RuntimeError:

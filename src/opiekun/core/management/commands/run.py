@@ -61,7 +61,7 @@ class Command(BaseCommand):
     async def _serve(self, host: str, port: int) -> None:
         import uvicorn
 
-        from opiekun.realtime.bridge import register_loop
+        from opiekun.core.serving import register_loop
 
         register_loop(asyncio.get_running_loop())
         config = uvicorn.Config("opiekun.config.asgi:application", host=host, port=port, lifespan="off",
