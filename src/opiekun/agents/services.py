@@ -19,6 +19,8 @@ def audit_record(*, actor: Agent | None, action: str, obj: models.Model, data: d
                  ip: str | None = None, shop_id: int | None = None) -> AuditLog:
     """Append one AuditLog row: who did `action` to which object."""
     shop = shop_id or getattr(obj, "shop_id", None) or (actor.shop_id if actor else None)
+    if shop is None:
+        raise ValueError("an audit record needs a shop")
     return AuditLog.objects.create(
         shop_id=shop, actor=actor, action=action, object_type=obj._meta.model_name or "",
         object_id=str(obj.pk), data=data or {}, ip=ip,

@@ -22,7 +22,7 @@ SLA_RISK_WINDOW = dt.timedelta(hours=1)
 
 VIEWS = ("mine", "my_customers", "unassigned", "open", "pending_customer", "pending_internal", "sla_risk",
          "resolved", "all")
-SORTS = {
+SORTS: dict[str, tuple] = {  # type: ignore[type-arg]
     "recent": ("-last_message_at", "-id"),
     "oldest": ("last_message_at", "id"),
     "sla": (F("sla_due_at").asc(nulls_last=True), "-id"),
@@ -84,7 +84,7 @@ def conversation_list(*, agent: Agent, filters: Filters, limit: int = 50, offset
         qs = qs.filter(assignee_id=filters.assignee_id)
     if filters.q:
         qs = _quick_search(qs, filters.q)
-    qs = qs.order_by(*SORTS.get(filters.sort, SORTS["recent"]))
+    qs = qs.order_by(*SORTS.get(filters.sort, SORTS["recent"]))  # type: ignore[arg-type]
     return list(
         qs.select_related("contact", "assignee", "team", "inbox")
         .prefetch_related("tags")[offset: offset + limit]

@@ -191,7 +191,7 @@ def _reply_channel(conversation: Conversation) -> str:
             .exclude(channel=ChannelKind.NOTE).order_by("-created_at", "-id").values_list("channel", flat=True).first())
     if last:
         return last
-    return conversation.inbox.kind if conversation.inbox_id else ChannelKind.WEBFORM
+    return conversation.inbox.kind if conversation.inbox is not None else ChannelKind.WEBFORM
 
 
 def _check_same_shop(conversation: Conversation, agent: Agent | None) -> None:

@@ -75,13 +75,14 @@ def deliver(message_id: int) -> DeliveryResult | None:
                .filter(pk=message_id).first())
     if message is None or message.is_internal or message.delivery_status != Message.Delivery.QUEUED:
         return None
-    kind = message.inbox.kind if message.inbox_id and message.inbox.kind == message.channel else message.channel
+    inbox = message.inbox
+    kind = message.channel
     try:
         driver = drivers.get(kind)
     except LookupError:
         delivery_mark(message=message, ok=False, error=f"No channel driver for {kind!r}.")
         return DeliveryResult.failed(f"No channel driver for {kind!r}.")
-    config = driver.Config.model_validate(message.inbox.config if message.inbox_id else {})
+    config = driver.Config.model_validate(inbox.config if inbox is not None and inbox.kind == kind else {})
     try:
         result = driver.send(build_outbound(message), config)
     except Exception as exc:  # a driver bug must not leave the message queued forever

@@ -155,7 +155,7 @@ def store(ctx: Context) -> Result:
                 shop=ctx.shop, contact=ctx.contact, subject=subject, inbox=ctx.inbox, route=ctx.route,
                 order_ref=msg.order_ref, language=msg.language, at=at,
             )
-        elif msg.order_ref and not ctx.conversation.order_ref:
+        elif msg.order_ref and ctx.conversation is not None and not ctx.conversation.order_ref:
             conversations.conversation_link_order(conversation=ctx.conversation, order_ref=msg.order_ref, actor=None)
         assert ctx.conversation is not None
         message = conversations.message_record_inbound(

@@ -1,4 +1,5 @@
 """factory_boy factories shared by every tests/ folder."""
+# mypy: disable-error-code="attr-defined,misc"
 
 from __future__ import annotations
 

@@ -97,11 +97,10 @@ TEMPLATES = [
 ]
 
 
-def _database() -> dict:
+def _database() -> dict:  # type: ignore[type-arg]
     url = os.environ.get("DATABASE_URL", "")
     if url:
-        db = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
-        return db
+        return dict(dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True))
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": str(DATA_DIR / "opiekun.sqlite3"),
