@@ -1,0 +1,134 @@
+import threading
+
+import pytest
+from django.db import connection
+
+from opiekun.conversations import services
+from opiekun.conversations.models import Conversation, Event, Message, Status
+from opiekun.conversations.selectors import Filters, conversation_list, view_counts
+from opiekun.core.errors import ValidationFailed
+from opiekun.inboxes import pipeline
+from opiekun.inboxes.base import InboundMessage, SenderHints
+from opiekun.testing import factories
+
+
+def new_case(inbox, email="jan@example.org", text="Gdzie jest moja paczka?"):
+    return pipeline.process(inbox=inbox, message=InboundMessage(sender=SenderHints(email=email), text=text))
+
+
+@pytest.mark.django_db
+def test_status_machine_stamps_and_refuses_jumps(inbox, agent):
+    conv = new_case(inbox).conversation
+    services.conversation_set_status(conversation=conv, status=Status.RESOLVED, actor=agent)
+    assert conv.resolved_at is not None and conv.waiting_since is None
+    with pytest.raises(ValidationFailed):
+        services.conversation_set_status(conversation=conv, status=Status.PENDING_INTERNAL, actor=agent)
+    services.conversation_set_status(conversation=conv, status=Status.CLOSED, actor=agent)
+    services.conversation_set_status(conversation=conv, status=Status.OPEN, actor=agent)
+    conv.refresh_from_db()
+    assert conv.status == Status.OPEN and conv.resolved_at is None and conv.closed_at is None
+    kinds = list(Event.objects.filter(conversation=conv).values_list("kind", flat=True))
+    assert kinds.count("status_changed") == 3
+
+
+@pytest.mark.django_db
+def test_agent_of_another_shop_cannot_act(inbox, other_shop):
+    conv = new_case(inbox).conversation
+    stranger = factories.AgentFactory(shop=other_shop)
+    with pytest.raises(ValidationFailed):
+        services.message_send(conversation=conv, agent=stranger, text="hi")
+    with pytest.raises(ValidationFailed):
+        services.conversation_assign(conversation=conv, agent=stranger, actor=stranger)
+    assert conv.messages.count() == 1
+
+
+@pytest.mark.django_db
+def test_internal_note_is_never_queued_for_delivery(inbox, agent, django_capture_on_commit_callbacks):
+    conv = new_case(inbox).conversation
+    with django_capture_on_commit_callbacks(execute=True):
+        note = services.note_add(conversation=conv, agent=agent, text="Check with the warehouse")
+    note.refresh_from_db()
+    assert note.is_internal and note.delivery_status == "" and note.delivery_attempts == 0
+
+
+@pytest.mark.django_db
+def test_reply_is_queued_then_delivered_by_the_task(inbox, agent, django_capture_on_commit_callbacks, mailoutbox):
+    conv = new_case(inbox).conversation
+    with django_capture_on_commit_callbacks(execute=True):
+        reply = services.message_send(conversation=conv, agent=agent, text="Wysłaliśmy ją dziś.")
+    reply.refresh_from_db()
+    assert reply.delivery_status == Message.Delivery.SENT and reply.sent_at is not None
+    [mail] = mailoutbox
+    assert mail.to == ["jan@example.org"] and f"[#{conv.number}]" in mail.subject
+    assert "Wysłaliśmy ją dziś." in mail.body and "/portal/t/" in mail.body
+
+
+@pytest.mark.django_db
+def test_assign_and_tags_and_priority(inbox, agent):
+    conv = new_case(inbox).conversation
+    services.conversation_assign(conversation=conv, agent=agent, actor=agent)
+    services.conversation_tag(conversation=conv, add=["Zwrot", " pilne "], actor=agent)
+    services.conversation_tag(conversation=conv, remove=["pilne"], actor=agent)
+    services.conversation_set_priority(conversation=conv, priority=3, actor=agent)
+    conv.refresh_from_db()
+    assert conv.assignee == agent and conv.status == Status.OPEN and conv.priority == 3
+    assert list(conv.tags.values_list("name", flat=True)) == ["zwrot"]
+    with pytest.raises(ValidationFailed):
+        services.conversation_set_priority(conversation=conv, priority=9, actor=agent)
+
+
+@pytest.mark.django_db
+def test_merge_moves_messages_and_closes_source(inbox, agent):
+    a = new_case(inbox).conversation
+    c = new_case(inbox, email="ola@example.org").conversation
+    services.conversation_merge(source=c, target=a, actor=agent)
+    a.refresh_from_db()
+    c.refresh_from_db()
+    assert a.messages.count() == 2 and a.message_count == 2
+    assert c.status == Status.CLOSED and c.merged_into == a and c.messages.count() == 0
+    with pytest.raises(ValidationFailed):
+        services.conversation_merge(source=a, target=a, actor=agent)
+
+
+@pytest.mark.django_db
+def test_views_and_counts_agree(shop, inbox, agent):
+    team = factories.TeamFactory(shop=shop)
+    mine = new_case(inbox).conversation
+    services.conversation_assign(conversation=mine, agent=agent, actor=agent, team=team, set_team=True)
+    new_case(inbox, email="b@example.org")
+    waiting = new_case(inbox, email="c@example.org").conversation
+    services.message_send(conversation=waiting, agent=agent, text="Please send a photo")  # → pending_customer
+    counts = view_counts(agent=agent)
+    assert (counts.mine, counts.unassigned, counts.open, counts.pending_customer) == (2, 1, 3, 1)
+    assert counts.teams == {team.pk: 1}
+    assert counts.my_customers == 1  # first reply made the agent caretaker of c@example.org
+    listed = conversation_list(agent=agent, filters=Filters(view="mine"))
+    assert {c.pk for c in listed} == {mine.pk, waiting.pk}
+    assert [c.pk for c in conversation_list(agent=agent, filters=Filters(view="unassigned"))] == [
+        c.pk for c in Conversation.objects.filter(assignee__isnull=True)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_case_numbers_are_unique_under_concurrency(shop):
+    if connection.vendor == "sqlite" and connection.settings_dict["NAME"].startswith(("file:memorydb", ":memory:")):
+        pytest.skip("needs a database shared between threads (runs on PostgreSQL)")
+    inbox = factories.InboxFactory(shop=shop)
+    errors = []
+
+    def worker(i):
+        try:
+            for j in range(5):
+                new_case(inbox, email=f"c{i}-{j}@example.org")
+        except Exception as exc:  # pragma: no cover — reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    numbers = sorted(Conversation.objects.filter(shop=shop).values_list("number", flat=True))
+    assert numbers == list(range(1, 21))
