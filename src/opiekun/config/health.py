@@ -1,40 +1,53 @@
-"""GET /healthz: the database, the channel layer and the worker, as JSON (200 when all are ok)."""
+"""GET /healthz: the database, the channel layer and the worker, as JSON (200 when all are ok, else 503).
+
+Load balancers and `opiekun run`'s own tests poll it; it reads nothing of any shop, and its errors
+name the exception class only (never a connection string or a message that may carry one).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
+from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from opiekun.core.heartbeat import worker_status
 
+LAYER_TIMEOUT = 3.0  # seconds; a wedged Redis must make /healthz fail, not hang
 
-def _database() -> dict:
+
+def _database() -> dict[str, Any]:
     started = time.perf_counter()
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except Exception as exc:
-        return {"status": "error", "error": exc.__class__.__name__}
-    return {"status": "ok", "vendor": connection.vendor, "ms": round((time.perf_counter() - started) * 1000, 2)}
+        return {"status": "error", "vendor": connection.vendor, "error": exc.__class__.__name__}
+    return {
+        "status": "ok",
+        "vendor": connection.vendor,
+        "ms": round((time.perf_counter() - started) * 1000, 2),
+    }
 
 
-async def _layer_roundtrip(layer) -> None:  # type: ignore[no-untyped-def]
+async def _layer_roundtrip(layer: Any) -> None:
     channel = await layer.new_channel("healthz.")
     token = uuid.uuid4().hex
     await layer.send(channel, {"type": "healthz.ping", "token": token})
-    message = await layer.receive(channel)
+    message = await asyncio.wait_for(layer.receive(channel), LAYER_TIMEOUT)
     if message.get("token") != token:
         raise RuntimeError("channel layer returned another message")
 
 
-def _channel_layer() -> dict:
+def _channel_layer() -> dict[str, Any]:
     layer = get_channel_layer()
     if layer is None:
         return {"status": "error", "error": "no channel layer configured"}
@@ -45,8 +58,10 @@ def _channel_layer() -> dict:
     return {"status": "ok", "backend": type(layer).__name__}
 
 
+@never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
+    """Checks the database (SELECT 1), a channel-layer round trip and the worker's heartbeat."""
     checks = {"database": _database(), "channel_layer": _channel_layer(), "worker": worker_status()}
     ok = all(c["status"] in ("ok", "starting") for c in checks.values())
     return JsonResponse({"status": "ok" if ok else "error", **checks}, status=200 if ok else 503)

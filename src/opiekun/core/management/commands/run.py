@@ -8,10 +8,14 @@ worker may run as separate processes (`--web-only`, `--worker-only`) sharing Red
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import threading
+from collections.abc import Iterator
+from pathlib import Path
 
+import uvicorn
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.module_loading import autodiscover_modules
@@ -23,15 +27,47 @@ def start_worker(workers: int = 2):  # type: ignore[no-untyped-def]
     """Start the Huey consumer's worker and scheduler threads in this process; returns the consumer."""
     from huey.contrib.djhuey import HUEY
 
-    from opiekun.core.heartbeat import beat
+    from opiekun.core.heartbeat import forget
+    from opiekun.core.tasks import worker_heartbeat
 
     autodiscover_modules("tasks")
-    consumer = HUEY.create_consumer(workers=workers, worker_type="thread", periodic=True, check_worker_health=True,
-                                    scheduler_interval=1)
+    consumer = HUEY.create_consumer(
+        workers=workers,
+        worker_type="thread",
+        periodic=True,
+        check_worker_health=True,
+        scheduler_interval=1,
+        shutdown_timeout=8,
+    )
     consumer._set_signal_handlers = lambda: None  # the server owns SIGINT/SIGTERM
+    # A beat left by an earlier run must not vouch for this one; the first beat is a real task, so
+    # /healthz says "ok" only once a worker thread has actually picked work off the queue.
+    forget()
     consumer.start()
-    beat()
+    worker_heartbeat()
     return consumer
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, minus its habit of re-raising the captured Ctrl-C after shutdown.
+
+    uvicorn restores the previous handlers and raises the signal again once it has stopped; for us
+    that is a KeyboardInterrupt traceback and exit code -2 before the worker had a chance to stop.
+    Here the first SIGINT/SIGTERM asks for a graceful stop, a second one forces it, and the command
+    then stops the worker and exits 0.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 class Command(BaseCommand):
@@ -42,12 +78,18 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=settings.OPIEKUN_PORT)
         parser.add_argument("--workers", type=int, default=2, help="task worker threads")
         parser.add_argument("--web-only", action="store_true", help="no task worker (needs REDIS_URL)")
-        parser.add_argument("--worker-only", action="store_true", help="only the task worker (needs REDIS_URL)")
+        parser.add_argument(
+            "--worker-only", action="store_true", help="only the task worker (needs REDIS_URL)"
+        )
 
     def handle(self, *args, **opts):  # type: ignore[no-untyped-def]
         if (opts["web_only"] or opts["worker_only"]) and not settings.REDIS_URL:
-            raise CommandError("--web-only/--worker-only need REDIS_URL: without Redis the in-memory channel "
-                               "layer only reaches sockets in the same process.")
+            raise CommandError(
+                "--web-only/--worker-only need REDIS_URL: without Redis the in-memory channel "
+                "layer only reaches sockets in the same process."
+            )
+        # WhiteNoise warns on every start when STATIC_ROOT is missing; files are served from the package.
+        Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
         if opts["worker_only"]:
             return self._worker_only(opts["workers"])
         consumer = None if opts["web_only"] else start_worker(opts["workers"])
@@ -59,14 +101,20 @@ class Command(BaseCommand):
             self.stdout.write("Opiekun stopped.")
 
     async def _serve(self, host: str, port: int) -> None:
-        import uvicorn
-
         from opiekun.core.serving import register_loop
 
         register_loop(asyncio.get_running_loop())
-        config = uvicorn.Config("opiekun.config.asgi:application", host=host, port=port, lifespan="off",
-                                log_level="warning", ws="websockets", proxy_headers=True, access_log=False)
-        server = uvicorn.Server(config)
+        config = uvicorn.Config(
+            "opiekun.config.asgi:application",
+            host=host,
+            port=port,
+            lifespan="off",
+            log_level="warning",
+            ws="websockets-sansio",
+            proxy_headers=True,
+            access_log=False,
+        )
+        server = _Server(config)
         self.stdout.write(f"Opiekun is running at http://{host}:{port}/  (Ctrl-C stops it)")
         self.stdout.flush()
         try:
@@ -83,3 +131,4 @@ class Command(BaseCommand):
         while not stop.wait(1):
             pass
         consumer.stop(graceful=True)
+        self.stdout.write("Opiekun worker stopped.")
