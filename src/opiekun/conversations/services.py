@@ -24,6 +24,7 @@ from .attachments import CheckedFile, attachments_store
 from .events import ConversationChanged, MessageCreated, MessageUpdated, OutboundQueued
 from .models import OPEN_STATUSES, ChannelKind, Conversation, Message, Priority, Status, Tag
 from .routing import Route
+from .search import search_index_message
 from .timeline import event_append
 
 MAX_TEXT = 100_000
@@ -94,6 +95,7 @@ def message_record_inbound(*, conversation: Conversation, channel: str, text: st
             external_id=external_id, meta=meta or {}, created_at=at,
         )
         attachments_store(message=message, files=files)
+        search_index_message(message, language=conversation.language or getattr(author_contact, "language", ""))
         updates: dict[str, Any] = {"last_message_at": at, "updated_at": at, "message_count": F("message_count") + 1}
         reopened = False
         if direction == Message.Direction.INBOUND and count_for_sla:
@@ -137,6 +139,7 @@ def message_send(*, conversation: Conversation, agent: Agent, text: str, channel
             delivery_status=Message.Delivery.QUEUED, created_at=now,
         )
         attachments_store(message=message, files=files)
+        search_index_message(message, language=conversation.language)
         updates: dict[str, Any] = {"last_message_at": now, "updated_at": now, "message_count": F("message_count") + 1,
                                    "waiting_since": None, "sla_due_at": None}
         if conversation.first_response_at is None:
@@ -178,6 +181,7 @@ def note_add(*, conversation: Conversation, agent: Agent, text: str, files: Iter
             is_internal=True, channel=ChannelKind.NOTE, author_agent=agent, text=text, created_at=now,
         )
         attachments_store(message=message, files=files)
+        search_index_message(message, language=conversation.language)
         Conversation.objects.filter(pk=conversation.pk).update(updated_at=now, message_count=F("message_count") + 1)
         audit_record(actor=agent, action="note.add", obj=conversation, data={"message": message.pk}, ip=ip)
         publish(MessageCreated(shop_id=conversation.shop_id, conversation_id=conversation.pk, message_id=message.pk,
