@@ -1,41 +1,199 @@
-"""Send to channel-layer groups from sync code (request threads, worker threads) safely.
+"""Send to channel-layer groups from sync code (request threads, worker threads) safely and in order.
 
-With the in-memory layer, every socket lives on uvicorn's event loop; a worker thread must hand its
-message to *that* loop (run_coroutine_threadsafe), not spin up a loop of its own, or the message
-would sit in a queue bound to the wrong loop. `opiekun run` registers the serving loop at start-up (opiekun.core.serving).
+With the in-memory layer every socket lives on the serving event loop (uvicorn's, which `opiekun run`
+registers in opiekun.core.serving); a worker thread must hand its message to *that* loop — a loop of
+its own would put the message into queues that belong to another loop, from the wrong thread. With
+a cross-process layer (Redis) a process that serves no sockets (`--worker-only`, a management
+command) gets one private long-lived loop, so it keeps one Redis connection instead of opening a
+loop per message.
+
+Sending never blocks the caller: messages go into a bounded, ordered backlog that a task on the loop
+drains. A slow or unreachable Redis therefore cannot stall a request or a delivery task.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextvars
 import logging
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable, Coroutine
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from opiekun.core.serving import serving_loop
 
 log = logging.getLogger(__name__)
 
+MAX_BACKLOG = 10_000  # messages waiting for the layer; beyond this the oldest are dropped (and logged)
+SEND_TIMEOUT = 5.0  # seconds for one group_send before it is given up
+
+_lock = threading.Lock()
+_private: asyncio.AbstractEventLoop | None = None
+
+
+class _LoopState:
+    """What the bridge keeps per loop: the ordered backlog and the tasks it must not lose."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.backlog: deque[tuple[str, dict[str, Any]]] = deque()
+        self.drainer: asyncio.Task[None] | None = None
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.dropped = 0
+
+    def put(self, group: str, message: dict[str, Any]) -> None:
+        if len(self.backlog) >= MAX_BACKLOG:
+            self.backlog.popleft()
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 1000 == 0:
+                log.warning("realtime backlog full: %d message(s) dropped so far", self.dropped)
+        self.backlog.append((group, message))
+        if self.drainer is None or self.drainer.done():
+            self.drainer = self.loop.create_task(self._drain())
+
+    async def _drain(self) -> None:
+        layer = get_channel_layer()
+        while self.backlog:
+            group, message = self.backlog.popleft()
+            if layer is None:
+                continue
+            try:
+                await asyncio.wait_for(layer.group_send(group, message), SEND_TIMEOUT)
+            except Exception:
+                log.warning("realtime fan-out to %s failed", group, exc_info=True)
+
+    def busy(self) -> bool:
+        return (
+            bool(self.backlog)
+            or (self.drainer is not None and not self.drainer.done())
+            or any(not t.done() for t in self.tasks)
+        )
+
+
+_states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = weakref.WeakKeyDictionary()
+
+
+def _state(loop: asyncio.AbstractEventLoop) -> _LoopState:
+    state = _states.get(loop)
+    if state is None:
+        state = _states[loop] = _LoopState(loop)
+    return state
+
+
+def _layer_is_process_local() -> bool:
+    return isinstance(get_channel_layer(), InMemoryChannelLayer)
+
+
+def _start_private_loop() -> asyncio.AbstractEventLoop:
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        loop.call_soon(ready.set)
+        loop.run_forever()
+
+    threading.Thread(target=run, name="opiekun-realtime-bridge", daemon=True).start()
+    ready.wait(5)
+    # A management command may publish and exit at once: give its messages a moment to leave.
+    atexit.register(drain, 3.0)
+    return loop
+
+
+def target_loop() -> asyncio.AbstractEventLoop | None:
+    """The loop sends from this process run on, or None when nothing here or elsewhere could receive them.
+
+    None happens with the in-memory layer in a process that serves no sockets (a management command
+    or a test that did not register a loop): there is nobody to tell, so the fan-out skips its work.
+    """
+    global _private
+    serving = serving_loop()
+    if serving is not None and not serving.is_closed():
+        return serving
+    with _lock:
+        if get_channel_layer() is None or _layer_is_process_local():
+            return None
+        if _private is None or _private.is_closed():
+            _private = _start_private_loop()
+        return _private
+
+
+def is_live() -> bool:
+    return target_loop() is not None
+
+
+def call_soon(fn: Callable[..., Any], *args: Any) -> bool:
+    """Run `fn(*args)` on the target loop (from any thread); False when there is none.
+
+    The callback gets a fresh context: it must not inherit a request's thread-sensitive context,
+    which would be gone by the time the callback's tasks run.
+    """
+    loop = target_loop()
+    if loop is None:
+        return False
+    try:
+        loop.call_soon_threadsafe(fn, *args, context=contextvars.Context())
+    except RuntimeError:  # the loop closed meanwhile (server shutting down)
+        return False
+    return True
+
 
 def group_send(group: str, message: dict[str, Any]) -> None:
-    layer = get_channel_layer()
-    if layer is None:
+    """Queue `message` for `group`; returns at once, messages from one process keep their order."""
+    loop = target_loop()
+    if loop is None:
         return
-    loop = serving_loop()
     try:
         running = asyncio.get_running_loop()
     except RuntimeError:
         running = None
-    if loop is not None and loop.is_running() and running is not loop:
-        future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop)
+    if running is loop:
+        _state(loop).put(group, message)
+        return
+    try:
+        loop.call_soon_threadsafe(lambda: _state(loop).put(group, message), context=contextvars.Context())
+    except RuntimeError:
+        log.debug("realtime loop closed; dropped a message for %s", group)
+
+
+def spawn(coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+    """Start `coro` on the running loop and keep it referenced until done (drain() waits for it)."""
+    loop = asyncio.get_running_loop()
+    state = _state(loop)
+    task = loop.create_task(coro)
+    state.tasks.add(task)
+    task.add_done_callback(state.tasks.discard)
+    return task
+
+
+def drain(timeout: float = 3.0) -> bool:
+    """From a thread other than the loop's: wait until queued sends and spawned tasks are done."""
+    loop = target_loop() if serving_loop() is not None or _private is not None else None
+    if loop is None or loop.is_closed() or not loop.is_running():
+        return True
+    try:
+        if asyncio.get_running_loop() is loop:
+            return False  # would wait on ourselves
+    except RuntimeError:
+        pass
+    deadline = time.monotonic() + timeout
+
+    async def busy() -> bool:
+        return _state(loop).busy()
+
+    while time.monotonic() < deadline:
         try:
-            future.result(timeout=5)
+            if not asyncio.run_coroutine_threadsafe(busy(), loop).result(
+                timeout=max(0.1, deadline - time.monotonic())
+            ):
+                return True
         except Exception:
-            log.warning("realtime fan-out to %s failed", group, exc_info=True)
-        return
-    if running is not None:
-        running.create_task(layer.group_send(group, message))
-        return
-    async_to_sync(layer.group_send)(group, message)
+            return False
+        time.sleep(0.02)
+    return False

@@ -1,10 +1,181 @@
-"""Websocket consumers. DeskConsumer: a logged-in agent's live desk (placeholder until the desk lands)."""
+"""Websocket consumers. DeskConsumer: a logged-in agent's live desk at /ws/desk/.
+
+The socket only tells the desk *that* something changed (frames in COMMON.md "Live desk protocol");
+the page re-fetches what it shows through the ordinary views, so permissions live in one place.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
+from collections import deque
+from typing import Any
+
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from opiekun.agents.models import Agent
+from opiekun.conversations.selectors import view_counts
+
+from .fanout import agent_group, shop_group
+
+log = logging.getLogger(__name__)
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_NOT_AN_AGENT = 4403
+CLOSE_TOO_SLOW = 1013  # "try again later": the client reconnects and starts from fresh counts
+OUTBOX_LIMIT = 200  # frames one socket may have waiting before we stop holding them for it
+MAX_CLIENT_FRAME = 4096  # bytes; the client only ever sends pings
+
+
+def _agent_of(user: Any) -> Agent | None:
+    """The active user's agent profile (with its shop id), or None."""
+    if not user.is_active:
+        return None
+    return Agent.objects.filter(user_id=user.pk).only("id", "shop_id").first()
+
+
+class Outbox:
+    """Frames waiting for one socket. Counts collapse to the newest; other frames queue up to `limit`.
+
+    A client that lags `limit` frames behind is not worth buffering for: `put` answers False and the
+    consumer closes the socket, so one slow client never holds more than `limit` frames of memory.
+    """
+
+    def __init__(self, limit: int = OUTBOX_LIMIT) -> None:
+        self.limit = limit
+        self._frames: deque[dict[str, Any]] = deque()
+        self._counts: dict[str, Any] | None = None
+        self._wakeup = asyncio.Event()
+
+    def __len__(self) -> int:
+        return len(self._frames) + (self._counts is not None)
+
+    def put(self, frame: dict[str, Any]) -> bool:
+        if frame.get("type") == "counts":
+            self._counts = frame
+        elif frame in self._frames:
+            pass  # the same refresh already waits; once is enough
+        elif len(self._frames) >= self.limit:
+            return False
+        else:
+            self._frames.append(frame)
+        self._wakeup.set()
+        return True
+
+    def has_counts(self) -> bool:
+        return self._counts is not None
+
+    async def get(self) -> dict[str, Any]:
+        while not self._frames and self._counts is None:
+            self._wakeup.clear()
+            await self._wakeup.wait()
+        if self._counts is not None:
+            frame, self._counts = self._counts, None
+            return frame
+        return self._frames.popleft()
 
 
 class DeskConsumer(AsyncJsonWebsocketConsumer):
+    """One agent's desk: joins `desk.shop.<shop>` and `desk.agent.<agent>`, forwards their frames."""
+
+    outbox_limit = OUTBOX_LIMIT
+
     async def connect(self) -> None:
-        await self.close(code=4401)
+        self.agent_id: int | None = None
+        self._joined: list[str] = []
+        self._writer: asyncio.Task[None] | None = None
+        self._closing = False
+        self._closer: asyncio.Task[None] | None = None
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            # Accept first so the browser sees the close code (a refused handshake carries none).
+            await self.accept()
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        agent = await database_sync_to_async(_agent_of)(user)
+        if agent is None:
+            await self.accept()
+            await self.close(code=CLOSE_NOT_AN_AGENT)
+            return
+        self.agent_id = agent.pk
+        self.outbox = Outbox(self.outbox_limit)
+        # Join before reading the counts: a change made meanwhile is then pushed, not missed.
+        for group in (shop_group(agent.shop_id), agent_group(agent.pk)):
+            await self.channel_layer.group_add(group, self.channel_name)
+            self._joined.append(group)
+        await self.accept()
+        self._writer = asyncio.create_task(self._write())
+        # Any change after this read is followed by a pushed round, so the desk converges on the truth.
+        counts = await database_sync_to_async(view_counts)(agent=agent)
+        await self._queue({"type": "counts", "counts": counts.as_dict()})
+
+    async def disconnect(self, code: int) -> None:
+        self._closing = True
+        if self._writer is not None:
+            self._writer.cancel()
+        await self._leave_groups()
+
+    async def _leave_groups(self) -> None:
+        joined, self._joined = self._joined, []
+        for group in joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    # -- from the channel layer -------------------------------------------------------------------
+
+    async def desk_frame(self, message: dict[str, Any]) -> None:
+        frame = message.get("frame")
+        if not isinstance(frame, dict) or self.agent_id is None:
+            return
+        await self._queue(frame)
+
+    # -- from the browser -------------------------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.agent_id is None:
+            return
+        if text_data is None or len(text_data) > MAX_CLIENT_FRAME:
+            await self._queue({"type": "error", "error": "bad_frame"})
+            return
+        try:
+            data = json.loads(text_data)
+        except ValueError:
+            await self._queue({"type": "error", "error": "bad_json"})
+            return
+        if not isinstance(data, dict) or data.get("type") != "ping":
+            await self._queue({"type": "error", "error": "unknown_type"})
+            return
+        await self._queue({"type": "pong"})
+
+    # -- to the browser ---------------------------------------------------------------------------
+
+    async def _queue(self, frame: dict[str, Any]) -> None:
+        if self._closing:
+            return
+        if not self.outbox.put(frame):
+            log.info(
+                "desk socket of agent %s lags %d frames behind; closing it", self.agent_id, len(self.outbox)
+            )
+            self._closing = True
+            if self._writer is not None:
+                self._writer.cancel()
+            # Leave the groups first: nothing more piles up for this socket in the channel layer, even
+            # while the close frame itself waits behind the client's full TCP window.
+            await self._leave_groups()
+            self._closer = asyncio.create_task(self.close(code=CLOSE_TOO_SLOW))
+
+    async def _write(self) -> None:
+        # One writer per socket: a client that reads slowly blocks only this task, while frames for it
+        # collect (bounded) in its outbox instead of in the channel layer's unbounded queues.
+        try:
+            while True:
+                frame = await self.outbox.get()
+                await self.transmit(frame)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.warning("desk socket writer of agent %s failed", self.agent_id, exc_info=True)
+
+    async def transmit(self, frame: dict[str, Any]) -> None:
+        await self.send_json(frame)

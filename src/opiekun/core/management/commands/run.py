@@ -38,6 +38,9 @@ def start_worker(workers: int = 2):  # type: ignore[no-untyped-def]
         check_worker_health=True,
         scheduler_interval=1,
         shutdown_timeout=8,
+        # SqliteHuey is polled, and huey's default back-off lets an idle worker sleep up to 10 s: a reply
+        # queued in the desk would wait that long to be sent (and to show "sent" live). 1 s is cheap.
+        max_delay=1.0,
     )
     consumer._set_signal_handlers = lambda: None  # the server owns SIGINT/SIGTERM
     # A beat left by an earlier run must not vouch for this one; the first beat is a real task, so
