@@ -11,6 +11,7 @@ import logging
 
 from django.conf import settings
 from django.urls import reverse
+from pydantic import ValidationError
 
 from opiekun.contacts.models import Identity
 from opiekun.contacts.portal import portal_token
@@ -21,6 +22,7 @@ from opiekun.conversations.services import delivery_mark
 from opiekun.core.events import subscribe
 
 from .base import DeliveryResult, OutboundAttachment, OutboundMessage
+from .models import Inbox
 from .registry import drivers
 
 log = logging.getLogger(__name__)
@@ -57,7 +59,7 @@ def build_outbound(message: Message) -> OutboundMessage:
         to_name=contact.name,
         to_email=identities.get(Identity.Kind.EMAIL, ""),
         to_phone=identities.get(Identity.Kind.PHONE, ""),
-        from_name=f"{agent.display_name} – {shop.name}" if agent else shop.name,
+        from_name=f"{agent.display_name} – {shop.name}" if agent else shop.name,  # noqa: RUF001 — a real dash
         from_email=(agent.sender_email if agent and agent.sender_email else shop.sender_email)
         or settings.DEFAULT_FROM_EMAIL,
         signature=agent.signature if agent else "",
@@ -71,18 +73,25 @@ def build_outbound(message: Message) -> OutboundMessage:
 
 def deliver(message_id: int) -> DeliveryResult | None:
     """One delivery attempt; returns the result, or None when there was nothing to do."""
-    message = (Message.objects.select_related("conversation__contact", "conversation__shop", "author_agent", "inbox")
-               .filter(pk=message_id).first())
+    message = (Message.objects.select_related("conversation__contact", "conversation__shop", "author_agent",
+                                              "inbox").filter(pk=message_id).first())
     if message is None or message.is_internal or message.delivery_status != Message.Delivery.QUEUED:
         return None
-    inbox = message.inbox
+    # The message's channel picks the driver: a web-form case answered by SMS goes out as SMS.
     kind = message.channel
     try:
         driver = drivers.get(kind)
     except LookupError:
         delivery_mark(message=message, ok=False, error=f"No channel driver for {kind!r}.")
         return DeliveryResult.failed(f"No channel driver for {kind!r}.")
-    config = driver.Config.model_validate(inbox.config if inbox is not None and inbox.kind == kind else {})
+    inbox = _inbox_for(message, kind)
+    try:
+        config = driver.Config.model_validate(inbox.config if inbox is not None else {})
+    except ValidationError:
+        # Retrying cannot fix stored settings; say where to look instead of crashing the task.
+        error = f"The {kind} inbox is misconfigured; check its settings."
+        delivery_mark(message=message, ok=False, error=error)
+        return DeliveryResult.failed(error)
     try:
         result = driver.send(build_outbound(message), config)
     except Exception as exc:  # a driver bug must not leave the message queued forever
@@ -94,6 +103,14 @@ def deliver(message_id: int) -> DeliveryResult | None:
         error = f"Gave up after {MAX_ATTEMPTS} attempts: {result.error}"
     delivery_mark(message=message, ok=result.ok, provider_id=result.provider_id, error=error, final=final)
     return result if final else DeliveryResult.retry(error)
+
+
+def _inbox_for(message: Message, kind: str) -> Inbox | None:
+    """The inbox whose settings the driver uses: the message's own when it is of that kind, else the
+    shop's first active inbox of that kind (another kind's settings would not even validate)."""
+    if message.inbox is not None and message.inbox.kind == kind:
+        return message.inbox
+    return Inbox.objects.filter(shop_id=message.shop_id, kind=kind, is_active=True).order_by("id").first()
 
 
 def retry_delay(attempt: int) -> int:
