@@ -15,3 +15,19 @@ def deliver_message(message_id: int) -> None:
     if result is not None and not result.ok and result.transient:
         attempts = Message.objects.filter(pk=message_id).values_list("delivery_attempts", flat=True).first() or 1
         deliver_message.schedule((message_id,), delay=delivery.retry_delay(attempts))
+
+
+# Customer e-mails that are not replies (see acknowledgments.py). An SMTP error raises, so huey
+# retries a few times; the per-address limits were counted when the mail was scheduled.
+@db_task(retries=3, retry_delay=120)
+def send_acknowledgment(message_id: int) -> None:
+    from . import acknowledgments
+
+    acknowledgments.acknowledgment_send(message_id)
+
+
+@db_task(retries=3, retry_delay=120)
+def send_portal_link(contact_id: int) -> None:
+    from . import acknowledgments
+
+    acknowledgments.portal_link_send(contact_id)
