@@ -1,0 +1,63 @@
+"""Django admin for contacts and their identities (see shops.admin for who may use it).
+
+Identities are shown, not edited here: addresses are normalised and de-duplicated by the contacts
+services (the desk's "add address" and merge), which a raw admin form would bypass.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db.models import Model
+from django.http import HttpRequest
+
+from opiekun.shops.admin import ShopScopedAdmin
+
+from .models import Contact, Identity
+
+
+class IdentityInline(admin.TabularInline):
+    model = Identity
+    fields = ("kind", "value", "is_primary", "flagged", "created_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
+@admin.register(Contact)
+class ContactAdmin(ShopScopedAdmin):
+    list_display = (
+        "__str__",
+        "shop",
+        "language",
+        "caretaker",
+        "backup_caretaker",
+        "merged_into",
+        "created_at",
+    )
+    list_filter = ("shop", "language", "caretaker")
+    search_fields = ("name", "identities__value")
+    list_select_related = ("shop", "caretaker", "backup_caretaker")
+    fields = (
+        "shop",
+        "name",
+        "language",
+        "caretaker",
+        "backup_caretaker",
+        "notes",
+        "merged_into",
+        "created_at",
+    )
+    readonly_fields = ("merged_into", "created_at")
+    inlines = [IdentityInline]
+
+
+@admin.register(Identity)
+class IdentityAdmin(ShopScopedAdmin):
+    read_only = True
+    list_display = ("value", "kind", "contact", "is_primary", "flagged", "created_at")
+    list_filter = ("shop", "kind", "is_primary")
+    search_fields = ("value", "contact__name")
+    list_select_related = ("contact",)
