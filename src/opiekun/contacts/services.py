@@ -182,3 +182,33 @@ def contact_merge(*, source: Contact, target: Contact, actor: Agent | None) -> C
             audit_record(actor=actor, action="contact.merge", obj=target, data={"source": source.pk})
     publish(ContactChanged(shop_id=target.shop_id, contact_id=target.pk))
     return target
+
+
+# --- Reads the agent desk needs (added with the desk; no contacts/selectors.py exists yet) ----------
+
+
+def access_contact(*, shop_id: int, contact_id: int) -> Contact:
+    """The shop's contact by id (with caretakers), or NotFound for a missing or another shop's id."""
+    from opiekun.core.errors import NotFound
+
+    contact = (Contact.objects.filter(shop_id=shop_id, pk=contact_id)
+               .select_related("caretaker", "backup_caretaker").first())
+    if contact is None:
+        raise NotFound()
+    return contact
+
+
+def contact_find_by_address(*, shop_id: int, value: str) -> Contact | None:
+    """The shop's contact owning an e-mail address or phone number (normalised), following merges."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        if "@" in value:
+            candidates = [Address(Identity.Kind.EMAIL, normalise.email(value))]
+        else:
+            candidates = [Address(Identity.Kind.PHONE, normalise.phone(value))]
+    except ValueError:
+        return None
+    shop = Shop.objects.filter(pk=shop_id).first()
+    return _find(shop, candidates) if shop else None

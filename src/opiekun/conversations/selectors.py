@@ -16,7 +16,7 @@ from opiekun.agents.models import Agent
 from opiekun.core import clock
 from opiekun.core.errors import NotFound
 
-from .models import OPEN_STATUSES, Attachment, Conversation, Event, Message, Status
+from .models import OPEN_STATUSES, Attachment, Conversation, Event, Macro, Message, Status
 
 SLA_RISK_WINDOW = dt.timedelta(hours=1)
 
@@ -234,3 +234,62 @@ def access_attachment(*, shop_id: int, attachment_id: int, contact_id: int | Non
     if attachment is None:
         raise NotFound()
     return attachment
+
+
+# --- Reads the agent desk needs (added with the desk) ---------------------------------------------
+
+
+def conversation_thread(*, conversation: Conversation) -> list[TimelineEntry]:
+    """Messages (with attachments and authors) and timeline events of one case, oldest first; 3 queries."""
+    messages = conversation_messages(conversation=conversation)
+    events = list(conversation.events.select_related("actor").order_by("created_at", "id"))
+    entries = [TimelineEntry(m.created_at, "message", conversation.number, message=m) for m in messages]
+    entries += [TimelineEntry(e.created_at, "event", conversation.number, event=e) for e in events]
+    # Stable: at the same instant the message comes before the events it caused.
+    entries.sort(key=lambda e: (e.at, 0 if e.kind == "message" else 1))
+    return entries
+
+
+@dataclass(frozen=True)
+class Snippet:
+    text: str
+    channel: str
+    direction: str
+
+
+def conversation_snippets(*, conversation_ids: list[int], length: int = 160) -> dict[int, Snippet]:
+    """The last public message of each listed case (text start, channel, direction) in ONE query."""
+    from django.db.models import OuterRef, Subquery
+    from django.db.models.functions import Substr
+
+    if not conversation_ids:
+        return {}
+    last = Message.objects.filter(conversation=OuterRef("pk"), is_internal=False).order_by("-created_at", "-id")
+    rows = (
+        Conversation.objects.filter(pk__in=conversation_ids)
+        .annotate(
+            s_text=Subquery(last.annotate(t=Substr("text", 1, length)).values("t")[:1]),
+            s_channel=Subquery(last.values("channel")[:1]),
+            s_direction=Subquery(last.values("direction")[:1]),
+        )
+        .values_list("pk", "s_text", "s_channel", "s_direction")
+    )
+    return {pk: Snippet(text or "", channel or "", direction or "") for pk, text, channel, direction in rows}
+
+
+def tags_of_shop(*, shop_id: int) -> list[str]:
+    from .models import Tag
+
+    return list(Tag.objects.filter(shop_id=shop_id).order_by("name").values_list("name", flat=True))
+
+
+def macros_of_shop(*, shop_id: int) -> list[Macro]:
+    """The shop's canned replies, by name (the desk shows the agent's language first)."""
+    return list(Macro.objects.filter(shop_id=shop_id).order_by("name"))
+
+
+def access_macro(*, shop_id: int, macro_id: int) -> Macro:
+    macro = Macro.objects.filter(shop_id=shop_id, pk=macro_id).first()
+    if macro is None:
+        raise NotFound()
+    return macro

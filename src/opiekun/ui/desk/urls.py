@@ -1,4 +1,29 @@
 from django.urls import path
 
+from .views import auth, contacts, conversation, files, inbox, search
+
 app_name = "desk"
-urlpatterns: list = []
+urlpatterns = [
+    path("login/", auth.login_view, name="login"),
+    path("logout/", auth.logout_view, name="logout"),
+    path("language/", auth.language_view, name="language"),
+    path("", inbox.inbox_view, name="inbox"),
+    path("list/", inbox.list_view, name="list"),
+    path("search/", search.search_view, name="search"),
+    path("c/<int:number>/", conversation.conversation_view, name="conversation"),
+    path("c/<int:number>/thread/", conversation.thread_view, name="thread"),
+    path("c/<int:number>/compose/", conversation.compose_view, name="compose"),
+    path("c/<int:number>/macro/", conversation.macro_view, name="macro"),
+    path("c/<int:number>/status/", conversation.status_action, name="status"),
+    path("c/<int:number>/assign/", conversation.assign_action, name="assign"),
+    path("c/<int:number>/priority/", conversation.priority_action, name="priority"),
+    path("c/<int:number>/tags/", conversation.tags_action, name="tags"),
+    path("c/<int:number>/order/", conversation.order_action, name="order"),
+    path("c/<int:number>/merge/", conversation.merge_action, name="merge"),
+    path("c/<int:number>/log/", conversation.log_action, name="log"),
+    path("contacts/<int:contact_id>/", contacts.contact_view, name="contact"),
+    path("contacts/<int:contact_id>/caretaker/", contacts.caretaker_action, name="contact_caretaker"),
+    path("contacts/<int:contact_id>/merge/", contacts.merge_action, name="contact_merge"),
+    path("contacts/<int:contact_id>/log/", contacts.log_action, name="contact_log"),
+    path("attachments/<int:attachment_id>/", files.attachment_view, name="attachment"),
+]
