@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import socket
+from email.utils import make_msgid
 from typing import Any, ClassVar
 
 from django.core.mail import EmailMultiAlternatives
@@ -83,6 +84,8 @@ class WebformDriver:
             from_email=_formatted(message.from_name, message.from_email) or None,
             to=[_formatted(message.to_name, message.to_email)],
             reply_to=[message.reply_to] if message.reply_to else None,
+            # Set here, not left to the backend, so the id can be kept as the message's provider id.
+            headers={"Message-ID": make_msgid(domain=message.from_email.rpartition("@")[2] or None)},
         )
         for att in message.attachments:
             mail.attach(att.filename, att.path.read_bytes(), att.mime_type)
