@@ -33,12 +33,27 @@ def hx() -> dict[str, str]:
     return {"HX-Request": "true"}
 
 
-def inbound(inbox, *, email="jan@example.org", name="Jan Kowalski", text="Where is my parcel?", subject="",  # type: ignore[no-untyped-def]
-            attachments=(), order_ref=""):
+def inbound(
+    inbox,
+    *,
+    email="jan@example.org",
+    name="Jan Kowalski",
+    text="Where is my parcel?",
+    subject="",  # type: ignore[no-untyped-def]
+    attachments=(),
+    order_ref="",
+):
     """A customer message through the real inbound pipeline; returns the pipeline Result."""
     files = tuple(InboundAttachment(n, c) for n, c in attachments)
-    result = pipeline.process(inbox=inbox, message=InboundMessage(
-        sender=SenderHints(name=name, email=email), text=text, subject=subject, attachments=files,
-        order_ref=order_ref))
+    result = pipeline.process(
+        inbox=inbox,
+        message=InboundMessage(
+            sender=SenderHints(name=name, email=email),
+            text=text,
+            subject=subject,
+            attachments=files,
+            order_ref=order_ref,
+        ),
+    )
     assert result.outcome in (pipeline.CREATED, pipeline.APPENDED), result
     return result

@@ -38,25 +38,36 @@ def world(shop, agent, inbox):
     conversation_set_status(conversation=resolved, status=Status.RESOLVED, actor=agent)
     # SLA at risk: due in 30 minutes; the others are due in 4 hours.
     Conversation.objects.filter(pk=unassigned.pk).update(sla_due_at=clock.now() + dt.timedelta(minutes=30))
-    return {"team": team, "mine": mine, "theirs": theirs, "cared": cared, "unassigned": unassigned,
-            "teamed": teamed, "pending_customer": waiting_customer, "pending_internal": waiting_internal,
-            "resolved": resolved}
+    return {
+        "team": team,
+        "mine": mine,
+        "theirs": theirs,
+        "cared": cared,
+        "unassigned": unassigned,
+        "teamed": teamed,
+        "pending_customer": waiting_customer,
+        "pending_internal": waiting_internal,
+        "resolved": resolved,
+    }
 
 
 def n(world, *keys):
     return {world[k].number for k in keys}
 
 
-@pytest.mark.parametrize(("view", "expected"), [
-    ("mine", ["mine"]),
-    ("my_customers", ["cared"]),
-    ("unassigned", ["unassigned", "teamed", "pending_customer", "pending_internal"]),
-    ("open", ["mine", "theirs", "cared", "unassigned", "teamed", "pending_customer", "pending_internal"]),
-    ("pending_customer", ["pending_customer"]),
-    ("pending_internal", ["pending_internal"]),
-    ("sla_risk", ["unassigned"]),
-    ("resolved", ["resolved"]),
-])
+@pytest.mark.parametrize(
+    ("view", "expected"),
+    [
+        ("mine", ["mine"]),
+        ("my_customers", ["cared"]),
+        ("unassigned", ["unassigned", "teamed", "pending_customer", "pending_internal"]),
+        ("open", ["mine", "theirs", "cared", "unassigned", "teamed", "pending_customer", "pending_internal"]),
+        ("pending_customer", ["pending_customer"]),
+        ("pending_internal", ["pending_internal"]),
+        ("sla_risk", ["unassigned"]),
+        ("resolved", ["resolved"]),
+    ],
+)
 @pytest.mark.django_db
 def test_each_view_shows_its_conversations(desk, world, view, expected):
     response = desk.get("/", {"view": view})
@@ -94,7 +105,9 @@ def test_filters_status_priority_channel_tag(desk, world, agent, shop):
     Conversation.objects.filter(pk=world["cared"].pk).update(priority=Priority.URGENT)
     assert set(numbers(desk.get("/", {"view": "open", "tag": "refund"}))) == n(world, "theirs")
     assert set(numbers(desk.get("/", {"view": "open", "priority": "3"}))) == n(world, "cared")
-    assert set(numbers(desk.get("/", {"view": "open", "status": "pending_internal"}))) == n(world, "pending_internal")
+    assert set(numbers(desk.get("/", {"view": "open", "status": "pending_internal"}))) == n(
+        world, "pending_internal"
+    )
     assert numbers(desk.get("/", {"view": "open", "channel": "email"})) == []
     assert len(numbers(desk.get("/", {"view": "open", "channel": "webform"}))) == 7
 
@@ -111,7 +124,9 @@ def test_sort_by_number_and_oldest(desk, world):
     newest = numbers(desk.get("/", {"view": "open", "sort": "number"}))
     assert newest == sorted(newest, reverse=True)
     for i, conv in enumerate(Conversation.objects.order_by("number")):
-        Conversation.objects.filter(pk=conv.pk).update(last_message_at=clock.now() - dt.timedelta(hours=20 - i))
+        Conversation.objects.filter(pk=conv.pk).update(
+            last_message_at=clock.now() - dt.timedelta(hours=20 - i)
+        )
     oldest = numbers(desk.get("/", {"view": "open", "sort": "oldest"}))
     assert oldest == sorted(oldest)
 
@@ -137,8 +152,15 @@ def test_list_fragment_keeps_filters_for_live_refresh(desk, world, hx):
 
 @pytest.mark.django_db
 def test_filter_form_pushes_the_address(desk, world):
-    response = desk.get("/list/", {"view": "open", "q": "x"},
-                        headers={"HX-Request": "true", "HX-Trigger": "list-tools", "HX-Current-URL": "http://t/c/3/?view=open"})
+    response = desk.get(
+        "/list/",
+        {"view": "open", "q": "x"},
+        headers={
+            "HX-Request": "true",
+            "HX-Trigger": "list-tools",
+            "HX-Current-URL": "http://t/c/3/?view=open",
+        },
+    )
     assert response["HX-Push-Url"] == "/c/3/?view=open&q=x"
 
 
@@ -152,12 +174,14 @@ def test_list_shows_row_details(desk, world, agent):
     assert "status-open" in html  # status chip
     assert "i-form" in html  # channel icon of the contact form
     assert "due in" in html  # SLA indicator
-    assert ">mine<" in html.replace("\n", "")  or "mine</div>" in html  # snippet of the last message
+    assert ">mine<" in html.replace("\n", "") or "mine</div>" in html  # snippet of the last message
 
 
 @pytest.mark.django_db
 def test_html_in_subject_and_message_is_text(desk, inbox, agent):
-    conv = inbound(inbox, subject="<img src=x onerror=alert(1)>", text="<script>alert('x')</script> hi").conversation
+    conv = inbound(
+        inbox, subject="<img src=x onerror=alert(1)>", text="<script>alert('x')</script> hi"
+    ).conversation
     conversation_assign(conversation=conv, agent=agent, actor=agent)
     html = desk.get("/").content.decode()
     assert "<script>alert" not in html and "<img src=x" not in html

@@ -360,6 +360,14 @@ def status_action(request: HttpRequest, conversation: Conversation) -> str:
     form = StatusForm(request.POST)
     if not form.is_valid():
         raise _invalid(form)
+    wanted = form.cleaned_data["status"]
+    if wanted != conversation.status and wanted not in services.TRANSITIONS.get(conversation.status, set()):
+        # Said here rather than by the service so the agent reads it in their language.
+        raise ValidationFailed(
+            _("A conversation that is “%(old)s” cannot become “%(new)s”.")
+            % {"old": conversation.get_status_display(), "new": Status(wanted).label},
+            field="status",
+        )
     services.conversation_set_status(
         conversation=conversation,
         status=form.cleaned_data["status"],
