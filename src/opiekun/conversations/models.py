@@ -86,6 +86,18 @@ class Conversation(models.Model):
             models.Index(fields=["shop", "status", "sla_due_at"], name="conv_sla_due"),
             models.Index(fields=["contact", "-last_message_at"], name="conv_contact_recent"),
             models.Index(fields=["shop", "-last_message_at"], name="conv_shop_recent"),
+            # Partial indexes for the inbox views (bench/desk_queries.py): open cases are a few % of the
+            # table, so these stay small and give each view its rows already in list order — no sort of
+            # every open case, and "resolved" never sorts the whole history.
+            models.Index(fields=["shop", "-last_message_at", "-id"],
+                         condition=models.Q(status__in=OPEN_STATUSES), name="conv_open_recent"),
+            models.Index(fields=["shop", "assignee", "-last_message_at", "-id"],
+                         condition=models.Q(status__in=OPEN_STATUSES), name="conv_open_assignee"),
+            models.Index(fields=["shop", "team", "-last_message_at", "-id"],
+                         condition=models.Q(status__in=OPEN_STATUSES), name="conv_open_team"),
+            models.Index(fields=["shop", "-last_message_at", "-id"],
+                         condition=models.Q(status__in=(Status.RESOLVED, Status.CLOSED),
+                                            merged_into__isnull=True), name="conv_done_recent"),
         ]
 
     def __str__(self) -> str:

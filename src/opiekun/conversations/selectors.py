@@ -10,7 +10,7 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
 
-from django.db.models import Count, F, Prefetch, Q, QuerySet
+from django.db.models import BooleanField, Count, F, Func, Prefetch, Q, QuerySet
 
 from opiekun.agents.models import Agent
 from opiekun.core import clock
@@ -44,8 +44,34 @@ class Filters:
     sort: str = "recent"
 
 
+class LiteralIn(Func):
+    """`column IN ('a', 'b')` with our own constant values written into the SQL instead of bound.
+
+    SQLite uses a partial index (conv_open_recent, conv_done_recent…) only when the query names the
+    same literal values as the index's WHERE; with bound parameters it silently falls back to sorting
+    every row of the shop (bench/desk_queries.py: 250 ms instead of 0.1 ms at 100k cases).
+    """
+
+    conditional = True
+    output_field = BooleanField()
+
+    def __init__(self, column: str, values: tuple[str, ...]) -> None:
+        if not all(isinstance(v, str) and v.replace("_", "").isalnum() and v.isascii() for v in values):
+            raise ValueError("LiteralIn takes code constants only, never user input")
+        self.values = tuple(str(v) for v in values)
+        super().__init__(F(column))
+
+    def as_sql(self, compiler, connection, **extra_context):  # type: ignore[no-untyped-def, override]
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"{sql} IN ({', '.join(repr(v) for v in self.values)})", params
+
+
+def _open() -> LiteralIn:
+    return LiteralIn("status", tuple(OPEN_STATUSES))
+
+
 def _view_q(agent: Agent, view: str, team_id: int | None, now: dt.datetime) -> Q:
-    open_q = Q(status__in=OPEN_STATUSES)
+    open_q = Q(_open())
     if team_id is not None:
         return open_q & Q(team_id=team_id)
     match view:
@@ -62,7 +88,7 @@ def _view_q(agent: Agent, view: str, team_id: int | None, now: dt.datetime) -> Q
         case "sla_risk":
             return Q(status__in=(Status.NEW, Status.OPEN, Status.PENDING_INTERNAL), sla_due_at__lte=now + SLA_RISK_WINDOW)
         case "resolved":
-            return Q(status__in=(Status.RESOLVED, Status.CLOSED), merged_into__isnull=True)
+            return Q(LiteralIn("status", (Status.RESOLVED, Status.CLOSED)), merged_into__isnull=True)
         case "all":
             return Q(merged_into__isnull=True)
     raise NotFound("Unknown view.")
@@ -155,7 +181,7 @@ def shop_counts(*, shop_id: int) -> ShopCounts:
     """Two queries over the open conversations of the shop."""
     now = clock.now()
     rows = (
-        Conversation.objects.filter(shop_id=shop_id, status__in=OPEN_STATUSES)
+        Conversation.objects.filter(_open(), shop_id=shop_id)
         .values_list("assignee_id", "team_id", "contact__caretaker_id", "status")
         .annotate(n=Count("id"))
         .order_by()
