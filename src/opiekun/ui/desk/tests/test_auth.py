@@ -140,7 +140,7 @@ def test_language_switch_is_remembered_on_the_agent(desk, agent, client):
     agent.refresh_from_db()
     assert agent.ui_language == "pl"
     page = desk.get("/", HTTP_ACCEPT_LANGUAGE="en")
-    assert "Moje".encode() in page.content  # the nav in Polish
+    assert "Moje" in page.content.decode()  # the nav in Polish
     # Next sign-in (another browser) gets the remembered language.
     fresh = Client()
     login = post_login(fresh, "anna", PASSWORD)

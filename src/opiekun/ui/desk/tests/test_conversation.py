@@ -35,7 +35,7 @@ def test_conversation_page_shows_thread_and_customer_panel(desk, conv, agent, in
     assert "Checked with the warehouse." in html and "msg-note" in html
     assert "jan@example.org" in html  # identities in the customer panel
     assert f"#{other.number}" in html and "Invoice" in html  # their other conversations
-    assert "Conversation #%d opened" % conv.number in html  # timeline events interleaved
+    assert f"Conversation #{conv.number} opened" in html  # timeline events interleaved
     # The live script's hooks.
     assert f'id="thread" class="thread" data-conversation-id="{conv.pk}"' in html
     assert 'hx-trigger="opiekun:refresh"' in html

@@ -21,8 +21,8 @@ def test_variables(conv, agent, shop):
         name="m",
         body=(
             "{{ contact.first_name }}|{{ contact.last_name }}|{{ contact.email }}|{{ conversation.number }}|"
-            "{{ conversation.order_ref }}|{{ order.number }}|{{ agent.name }}|{{ agent.first_name }}|{{ shop.name }}|"
-            "{{ nothing.here }}|{{ contact.first_name|upper }}"
+            "{{ conversation.order_ref }}|{{ order.number }}|{{ agent.name }}|{{ agent.first_name }}|"
+            "{{ shop.name }}|{{ nothing.here }}|{{ contact.first_name|upper }}"
         ),
     )
     assert macro_render(macro=macro, conversation=conv, agent=agent) == (

@@ -121,6 +121,15 @@ def list_context(
     query = form.query()
     list_qs = urlencode(query)
     active_filters = [k for k in ("status", "priority", "channel", "tag", "assignee") if query.get(k)]
+    chips = []
+    if filters.status:
+        chips.append(str(Status(filters.status).label))
+    if filters.channel:
+        chips.append(str(ChannelKind(filters.channel).label))
+    if filters.priority is not None:
+        chips.append(str(Priority(filters.priority).label))
+    if filters.tag:
+        chips.append("#" + filters.tag)
     return {
         "rows": list_rows(conversations, snippets),
         "has_more": has_more,
@@ -131,6 +140,7 @@ def list_context(
         "query": query,
         "open_number": open_number,
         "active_filters": active_filters,
+        "filter_chips": chips,
         "sort_choices": SORT_CHOICES,
         "status_choices": Status.choices,
         "priority_choices": Priority.choices,

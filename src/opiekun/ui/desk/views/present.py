@@ -56,7 +56,7 @@ def short_when(at: dt.datetime | None, now: dt.datetime | None = None) -> str:
     delta = now - at
     if delta < dt.timedelta(minutes=1):
         return _("now")
-    if delta < dt.timedelta(days=2):
+    if delta < dt.timedelta(hours=24):
         return short_duration(delta)
     local = timezone.localtime(at)
     if local.year == timezone.localtime(now).year:
@@ -69,6 +69,7 @@ class Sla:
     state: str  # overdue | soon | ok
     label: str
     title: str
+    short: str  # the bare duration, for the narrow list
 
 
 def sla_of(conversation: Conversation, now: dt.datetime | None = None) -> Sla | None:
@@ -81,10 +82,13 @@ def sla_of(conversation: Conversation, now: dt.datetime | None = None) -> Sla | 
         "when": date_format(timezone.localtime(due), "DATETIME_FORMAT")
     }
     if due <= now:
-        return Sla("overdue", _("overdue %(d)s") % {"d": short_duration(now - due)}, title)
+        late = short_duration(now - due)
+        return Sla("overdue", _("overdue %(d)s") % {"d": late}, title, "\u2212" + late)  # a real minus sign
     if due - now <= SLA_SOON:
-        return Sla("soon", _("due in %(d)s") % {"d": short_duration(due - now)}, title)
-    return Sla("ok", _("due in %(d)s") % {"d": short_duration(due - now)}, title)
+        left = short_duration(due - now)
+        return Sla("soon", _("due in %(d)s") % {"d": left}, title, left)
+    left = short_duration(due - now)
+    return Sla("ok", _("due in %(d)s") % {"d": left}, title, left)
 
 
 @dataclass(frozen=True)
