@@ -101,8 +101,11 @@ def _start_private_loop() -> asyncio.AbstractEventLoop:
 
     threading.Thread(target=run, name="opiekun-realtime-bridge", daemon=True).start()
     ready.wait(5)
-    # A management command may publish and exit at once: give its messages a moment to leave.
-    atexit.register(drain, 3.0)
+    # A management command may publish and exit at once: give its messages (and the counts round they
+    # armed) a moment to leave. This must run before thread pools refuse work at interpreter exit, which
+    # happens ahead of plain atexit handlers; threading's own exit hooks run newest first, before them.
+    register = getattr(threading, "_register_atexit", atexit.register)
+    register(drain, 3.0)
     return loop
 
 
