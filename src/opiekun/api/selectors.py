@@ -1,0 +1,210 @@
+"""Reads the API needs that no app selector offers yet; each takes the shop and answers NotFound across shops.
+
+They belong with their apps' selectors eventually (contacts has no selectors module yet, and the
+conversation list for a caller without an agent is the desk's list with the agent made optional).
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django.db.models import Prefetch, Q
+
+from opiekun.agents.models import Agent
+from opiekun.contacts import normalise
+from opiekun.contacts.models import Contact, Identity
+from opiekun.contacts.services import Address
+from opiekun.conversations.models import Attachment, Conversation, Message
+from opiekun.conversations.selectors import SORTS, Filters, _quick_search, _view_q
+from opiekun.core import clock
+from opiekun.core.errors import NotFound
+from opiekun.inboxes.models import Inbox
+from opiekun.shops.models import ApiToken, Shop
+
+
+def agent_for_user(user: Any) -> Agent | None:
+    """The active user's agent profile with its shop (one query), or None for a user who is no agent."""
+    return Agent.objects.select_related("shop").filter(user_id=user.pk, user__is_active=True).first()
+
+
+def _identities() -> Prefetch:
+    return Prefetch("identities", queryset=Identity.objects.order_by("-is_primary", "kind", "id"))
+
+
+def _contacts(shop_id: int) -> Any:
+    return (
+        Contact.objects.filter(shop_id=shop_id)
+        .select_related("caretaker", "backup_caretaker")
+        .prefetch_related(_identities())
+    )
+
+
+def contact_list(*, shop_id: int, q: str = "", limit: int = 50, offset: int = 0) -> list[Contact]:
+    """One page of the shop's contacts (merged ones left out), by name; 2 queries whatever the page size.
+
+    `q` matches part of the name or of any address; a phone number matches however it is typed.
+    """
+    qs = Contact.objects.filter(shop_id=shop_id, merged_into__isnull=True)
+    q = q.strip()
+    if q:
+        match = Q(name__icontains=q) | Q(identities__value__icontains=q.lower())
+        try:
+            match |= Q(identities__kind=Identity.Kind.PHONE, identities__value=normalise.phone(q))
+        except ValueError:
+            pass
+        ids = qs.filter(match).values("id")
+        qs = Contact.objects.filter(pk__in=ids)  # a subquery instead of DISTINCT keeps the ordering simple
+    qs = qs.select_related("caretaker", "backup_caretaker").prefetch_related(_identities())
+    return list(qs.order_by("name", "id")[offset : offset + limit])
+
+
+def access_contact(*, shop_id: int, contact_id: int) -> Contact:
+    """The shop's contact with its identities and caretakers, or NotFound."""
+    contact = _contacts(shop_id).filter(pk=contact_id).first()
+    if contact is None:
+        raise NotFound()
+    return contact
+
+
+def contact_owning(*, shop_id: int, addresses: list[Address]) -> Contact | None:
+    """The (surviving) contact that already owns one of `addresses`, or None."""
+    for address in addresses:
+        identity = (
+            Identity.objects.filter(shop_id=shop_id, kind=address.kind, value=address.value)
+            .select_related("contact")
+            .first()
+        )
+        if identity is not None:
+            contact = identity.contact
+            seen = {contact.pk}
+            while contact.merged_into_id is not None and contact.merged_into_id not in seen:
+                seen.add(contact.merged_into_id)
+                contact = Contact.objects.get(pk=contact.merged_into_id)
+            return contact
+    return None
+
+
+AGENT_VIEWS = ("mine", "my_customers")
+
+
+def conversation_list_for_shop(
+    *,
+    shop_id: int,
+    filters: Filters,
+    agent: Agent | None = None,
+    contact_id: int | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[Conversation]:
+    """The desk's conversation list (same views, filters, search and sorts) for any caller of the shop.
+
+    Reuses the desk's own filter helpers so both lists always agree; the agent-relative views need
+    `agent` (NotFound without one, like an unknown view). 2 queries whatever the page size.
+    """
+    if agent is None and filters.team_id is None and filters.view in AGENT_VIEWS:
+        raise NotFound("Unknown view.")
+    qs = Conversation.objects.filter(shop_id=shop_id).filter(
+        _view_q(cast(Agent, agent), filters.view, filters.team_id, clock.now())
+    )
+    if filters.status:
+        qs = qs.filter(status=filters.status)
+    if filters.priority is not None:
+        qs = qs.filter(priority=filters.priority)
+    if filters.channel:
+        qs = qs.filter(inbox__kind=filters.channel)
+    if filters.tag:
+        qs = qs.filter(tags__name=filters.tag.lower())
+    if filters.assignee_id is not None:
+        qs = qs.filter(assignee_id=filters.assignee_id)
+    if contact_id is not None:
+        qs = qs.filter(contact_id=contact_id)
+    if filters.q:
+        qs = _quick_search(qs, filters.q)
+    qs = qs.order_by(*SORTS.get(filters.sort, SORTS["recent"]))
+    return list(
+        qs.select_related("contact", "assignee", "team", "inbox").prefetch_related("tags")[
+            offset : offset + limit
+        ]
+    )
+
+
+def access_conversation_in_shop(*, shop_id: int, conversation_id: int, detail: bool = True) -> Conversation:
+    """The shop's conversation, or NotFound; with `detail` also its contact's identities, people and tags."""
+    qs = Conversation.objects.filter(shop_id=shop_id, pk=conversation_id)
+    if detail:
+        qs = qs.select_related(
+            "contact",
+            "contact__caretaker",
+            "contact__backup_caretaker",
+            "assignee",
+            "team",
+            "inbox",
+            "shop",
+        ).prefetch_related(
+            "tags",
+            Prefetch("contact__identities", queryset=Identity.objects.order_by("-is_primary", "kind", "id")),
+        )
+    else:
+        qs = qs.select_related("contact", "shop", "inbox", "assignee")
+    conversation = qs.first()
+    if conversation is None:
+        raise NotFound()
+    return conversation
+
+
+def message_page(*, conversation: Conversation, limit: int = 50, offset: int = 0) -> list[Message]:
+    """One page of the conversation's messages (notes included), oldest first; 2 queries."""
+    return list(
+        Message.objects.filter(shop_id=conversation.shop_id, conversation=conversation)
+        .select_related("author_agent")
+        .prefetch_related(Prefetch("attachments", queryset=Attachment.objects.order_by("id")))
+        .order_by("created_at", "id")[offset : offset + limit]
+    )
+
+
+def access_message(*, shop_id: int, message_id: int) -> Message:
+    message = (
+        Message.objects.filter(shop_id=shop_id, pk=message_id)
+        .select_related("author_agent")
+        .prefetch_related(Prefetch("attachments", queryset=Attachment.objects.order_by("id")))
+        .first()
+    )
+    if message is None:
+        raise NotFound()
+    return message
+
+
+def shop_inbox(*, shop_id: int, kind: str) -> Inbox | None:
+    """The shop's first active inbox of `kind` (the oldest one, so the choice is stable)."""
+    return Inbox.objects.filter(shop_id=shop_id, kind=kind, is_active=True).order_by("id").first()
+
+
+def api_tokens_of_shop(*, shop: Shop | None = None) -> list[ApiToken]:
+    qs = ApiToken.objects.select_related("shop").order_by("shop__slug", "created_at", "id")
+    if shop is not None:
+        qs = qs.filter(shop=shop)
+    return list(qs)
+
+
+def access_api_token(*, token_id_or_prefix: str, shop: Shop | None = None) -> ApiToken:
+    """A token by id or by the key prefix `opiekun apitoken list` shows, or NotFound (also when ambiguous)."""
+    qs = ApiToken.objects.select_related("shop")
+    if shop is not None:
+        qs = qs.filter(shop=shop)
+    if token_id_or_prefix.isascii() and token_id_or_prefix.isdigit() and len(token_id_or_prefix) < 19:
+        qs = qs.filter(pk=int(token_id_or_prefix))
+    else:
+        qs = qs.filter(prefix=token_id_or_prefix[:12])
+    tokens = list(qs[:2])
+    if len(tokens) != 1:
+        raise NotFound()
+    return tokens[0]
+
+
+def conversation_id_for_external_id(*, inbox_id: int, external_id: str) -> int | None:
+    """The case a message with this (inbox, external id) was stored on, if any."""
+    return (
+        Message.objects.filter(inbox_id=inbox_id, external_id=external_id)
+        .values_list("conversation_id", flat=True)
+        .first()
+    )
