@@ -27,6 +27,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
 
+from opiekun.contacts import normalise
 from opiekun.contacts.models import Contact, Identity
 from opiekun.contacts.portal import portal_token
 from opiekun.conversations.models import Conversation, Message
@@ -50,7 +51,15 @@ def portal_link(contact: Contact, *, number: int | None = None) -> str:
     return f"{url}?next={number}" if number is not None else url
 
 
-def _email_of(contact: Contact) -> str:
+def _email_of(contact: Contact, preferred: str = "") -> str:
+    """`preferred` when it is one of the contact's addresses, else the contact's primary address."""
+    if preferred:
+        try:
+            value = normalise.email(preferred)
+        except ValueError:
+            value = ""
+        if value and Identity.objects.filter(contact=contact, kind=Identity.Kind.EMAIL, value=value).exists():
+            return value
     return (
         Identity.objects.filter(contact=contact, kind=Identity.Kind.EMAIL)
         .order_by("-is_primary", "id")
@@ -65,11 +74,12 @@ def _language(*codes: str) -> str:
     return next((c for c in codes if c in supported), settings.LANGUAGE_CODE)
 
 
-def acknowledgment_schedule(*, message: Message) -> bool:
+def acknowledgment_schedule(*, message: Message, to_email: str = "") -> bool:
     """Queue the acknowledgment of a customer's first message on a new case, after commit.
 
-    Returns whether one will go out (not for auto-replies, switched off in the inbox, no address,
-    or over the per-address limit). Counts one hit on the per-address limit.
+    `to_email`: the address the customer typed (it must be one of the contact's); by default the
+    contact's primary one. Returns whether a mail will go out (not for auto-replies, switched off in
+    the inbox, no address, or over the per-address limit). Counts one hit on the per-address limit.
     """
     conversation = message.conversation
     if (
@@ -80,7 +90,7 @@ def acknowledgment_schedule(*, message: Message) -> bool:
         return False
     if message.inbox is not None and not _acknowledgments_on(message.inbox.config):
         return False
-    email = _email_of(conversation.contact)
+    email = _email_of(conversation.contact, preferred=to_email)
     if not email:
         return False
     try:
@@ -93,7 +103,7 @@ def acknowledgment_schedule(*, message: Message) -> bool:
         )
         return False
     message_id = message.pk
-    transaction.on_commit(lambda: _enqueue("send_acknowledgment", message_id), robust=True)
+    transaction.on_commit(lambda: _enqueue("send_acknowledgment", message_id, email), robust=True)
     return True
 
 
@@ -110,7 +120,7 @@ def _enqueue(task_name: str, *args: Any) -> None:
     getattr(tasks, task_name)(*args)
 
 
-def acknowledgment_send(message_id: int) -> bool:
+def acknowledgment_send(message_id: int, to_email: str = "") -> bool:
     """Compose and send the acknowledgment of message `message_id`. Reads the case, contact and shop."""
     message = (
         Message.objects.select_related("conversation__contact", "conversation__shop")
@@ -121,7 +131,7 @@ def acknowledgment_send(message_id: int) -> bool:
         return False
     conversation: Conversation = message.conversation
     contact, shop = conversation.contact, conversation.shop
-    email = _email_of(contact)
+    email = _email_of(contact, preferred=to_email)
     if not email:
         return False
     language = _language(conversation.language, contact.language, shop.default_language)

@@ -20,10 +20,10 @@ def deliver_message(message_id: int) -> None:
 # Customer e-mails that are not replies (see acknowledgments.py). An SMTP error raises, so huey
 # retries a few times; the per-address limits were counted when the mail was scheduled.
 @db_task(retries=3, retry_delay=120)
-def send_acknowledgment(message_id: int) -> None:
+def send_acknowledgment(message_id: int, to_email: str = "") -> None:
     from . import acknowledgments
 
-    acknowledgments.acknowledgment_send(message_id)
+    acknowledgments.acknowledgment_send(message_id, to_email)
 
 
 @db_task(retries=3, retry_delay=120)

@@ -7,6 +7,8 @@ before anything is stored.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,6 +22,8 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
+from opiekun.contacts.models import Contact, Identity
+from opiekun.contacts.services import identity_add
 from opiekun.core import ratelimit
 from opiekun.core.errors import NotFound, RateLimited, ValidationFailed
 from opiekun.inboxes import acknowledgments, pipeline
@@ -30,7 +34,7 @@ from opiekun.shops.access import access_shop_by_slug
 from opiekun.shops.models import Shop
 
 from . import signed
-from .access import webform_inbox
+from .access import contact_by_email, webform_inbox
 from .forms import ContactForm
 from .presentation import choose_language, language_links, remember_language, shop_theme
 from .uploads import LimitedUploadHandler, body_too_large, install_upload_limits
@@ -157,7 +161,8 @@ def _post(
     payload: dict[str, Any] = {
         "name": data["name"],
         "email": data["email"],
-        "phone": data["phone"],
+        # Not an identity hint: an unverified phone must never pick the contact (see _keep_phone).
+        "phone": "",
         "order_ref": data["order_ref"],
         "message": data["message"],
         "language": language,
@@ -169,6 +174,9 @@ def _post(
         ],
     }
     message = drivers.get("webform").parse_inbound(payload)[0]
+    if data["phone"]:
+        message = dataclasses.replace(message, meta={**message.meta, "phone": data["phone"]})
+    first_time = contact_by_email(shop=shop, email=data["email"]) is None
     try:
         result = pipeline.process(
             inbox=inbox,
@@ -182,12 +190,28 @@ def _post(
     if result.outcome != pipeline.CREATED or result.message is None or result.conversation is None:
         form.add_error(None, _("We could not take your message just now. Please try again in a moment."))
         return _render(request, shop, form, embed=embed, language=language, status=503)
-    mailed = acknowledgments.acknowledgment_schedule(message=result.message)
+    if data["phone"] and first_time and result.contact is not None:
+        _keep_phone(result.contact, data["phone"])
+    mailed = acknowledgments.acknowledgment_schedule(message=result.message, to_email=data["email"])
     receipt = signed.Receipt(number=result.conversation.number, email=data["email"], mailed=mailed)
     return _to_done(shop, receipt, embed=embed, language=language)
 
 
 _post_with_csrf = csrf_protect(_post)
+
+
+def _keep_phone(contact: Contact, phone: str) -> None:
+    """Add the typed phone to the contact this very post created (the caller knows); otherwise it
+    stays in the message meta only.
+
+    Why not let the pipeline identify by phone: the form proves nothing about the number. Anyone could
+    type a customer's phone with their own e-mail, land in that customer's contact, add their address
+    to it, and then ask for a portal link to that address: the customer's cases, taken over. And
+    adding a typed phone to an existing contact would make a later call from that number look like
+    the customer. So only a brand-new contact gets it, and only when no other contact owns it.
+    """
+    with contextlib.suppress(ValidationFailed):
+        identity_add(contact=contact, kind=Identity.Kind.PHONE, value=phone)
 
 
 def _to_done(shop: Shop, receipt: signed.Receipt, *, embed: bool, language: str) -> HttpResponse:

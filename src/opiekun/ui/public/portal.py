@@ -6,6 +6,7 @@ that pair (access.py); anything else answers 404, exactly like a missing page.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -24,7 +25,7 @@ from opiekun.contacts.portal import portal_contact_id
 from opiekun.conversations.attachments import blob_path
 from opiekun.conversations.models import ChannelKind, Message
 from opiekun.conversations.selectors import access_attachment, conversation_messages
-from opiekun.core import ratelimit
+from opiekun.core import clock, ratelimit
 from opiekun.core.errors import NotFound, RateLimited, ValidationFailed
 from opiekun.inboxes import acknowledgments, pipeline
 from opiekun.inboxes.drivers.webform.driver import ALLOWED_TYPES
@@ -50,6 +51,7 @@ from .presentation import choose_language, customer_status, language_links, shop
 from .uploads import LimitedUploadHandler, install_upload_limits
 
 SESSION_LANGUAGE = "portal_language"
+_JUST_NOW = dt.timedelta(minutes=1)
 REPLY_LIMIT = (20, 600)  # portal replies per contact per window (seconds)
 LINK_REQUEST_LIMIT = (5, 600)  # "send me a new link" posts per IP per window
 
@@ -124,8 +126,13 @@ def home(request: PortalRequest) -> HttpResponse:
     """The visitor's cases: number, subject, status in plain words, last update. One query."""
     visitor = request.visitor
     language = _portal_language(request)
+    now = clock.now()
     cases = [
-        {"conversation": c, "status": customer_status(c.status)}
+        {
+            "conversation": c,
+            "status": customer_status(c.status),
+            "just_now": now - c.last_message_at < _JUST_NOW,
+        }
         for c in portal_conversations(visitor=visitor)
     ]
     context = {

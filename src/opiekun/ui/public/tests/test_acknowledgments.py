@@ -19,13 +19,17 @@ def submit(client: Client, **overrides: object):  # type: ignore[no-untyped-def]
     return client.post(FORM, form_data(**overrides))
 
 
-@pytest.mark.parametrize(("language", "words"), [
-    ("en", "We have received your message"),
-    ("pl", "Otrzymaliśmy Twoją wiadomość"),
-    ("ru", "Мы получили ваше сообщение"),
-])
-def test_acknowledgment_is_in_the_customers_language(client, shop, inbox, django_capture_on_commit_callbacks,
-                                                     language, words):
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        ("en", "We have received your message"),
+        ("pl", "Otrzymaliśmy Twoją wiadomość"),
+        ("ru", "Мы получили ваше сообщение"),
+    ],
+)
+def test_acknowledgment_is_in_the_customers_language(
+    client, shop, inbox, django_capture_on_commit_callbacks, language, words
+):
     with django_capture_on_commit_callbacks(execute=True):
         submit(client, language=language, message="Paczka & list <b>nie</b> doszły")
     ack = mail.outbox[0]
@@ -57,19 +61,28 @@ def test_over_the_limit_the_confirmation_does_not_promise_a_mail(client, shop, i
 
 
 def test_auto_replies_are_never_acknowledged(shop, inbox, django_capture_on_commit_callbacks):
-    first = pipeline.process(inbox=inbox, message=InboundMessage(
-        sender=SenderHints(email="jan@example.org"), text="Hello"))
+    first = pipeline.process(
+        inbox=inbox, message=InboundMessage(sender=SenderHints(email="jan@example.org"), text="Hello")
+    )
     with django_capture_on_commit_callbacks(execute=True):
-        auto = pipeline.process(inbox=inbox, message=InboundMessage(
-            sender=SenderHints(contact_id=first.contact.pk), text="I am away", conversation_id=first.conversation.pk,
-            auto_submitted=True))
+        auto = pipeline.process(
+            inbox=inbox,
+            message=InboundMessage(
+                sender=SenderHints(contact_id=first.contact.pk),
+                text="I am away",
+                conversation_id=first.conversation.pk,
+                auto_submitted=True,
+            ),
+        )
         assert auto.message.meta.get("auto_reply") is True
         assert acknowledgments.acknowledgment_schedule(message=auto.message) is False
     assert not mail.outbox
 
 
 def test_inbox_can_switch_acknowledgments_off(client, shop, django_capture_on_commit_callbacks):
-    factories.InboxFactory(shop=shop, kind="webform", name="Quiet form", config={"send_acknowledgment": False})
+    factories.InboxFactory(
+        shop=shop, kind="webform", name="Quiet form", config={"send_acknowledgment": False}
+    )
     with django_capture_on_commit_callbacks(execute=True):
         response = submit(client)
     assert response.status_code == 302 and not mail.outbox

@@ -21,8 +21,12 @@ EMBED = "/contact/demo/embed/"
 
 
 def nothing_stored() -> bool:
-    return not (Contact.objects.exists() or Conversation.objects.exists() or Message.objects.exists()
-                or Attachment.objects.exists())
+    return not (
+        Contact.objects.exists()
+        or Conversation.objects.exists()
+        or Message.objects.exists()
+        or Attachment.objects.exists()
+    )
 
 
 def test_form_renders_with_shop_brand_limits_and_csrf(client, shop, inbox):
@@ -46,28 +50,43 @@ def test_unknown_shop_or_no_active_webform_inbox_is_404(client, shop):
     assert nothing_stored()
 
 
-def test_happy_path_stores_case_and_mails_a_working_portal_link(client, shop, inbox,
-                                                                 django_capture_on_commit_callbacks):
+def test_happy_path_stores_case_and_mails_a_working_portal_link(
+    client, shop, inbox, django_capture_on_commit_callbacks
+):
     page = client.get(FORM, HTTP_REFERER="https://shop.example/kontakt").content.decode()
     assert 'name="page_url" value="https://shop.example/kontakt"' in page
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(FORM, form_data(
-            phone="600 700 800", order_ref="2024/10/123", page_url="https://shop.example/kontakt",
-            files=[upload("skan.pdf", PDF, "application/pdf"), upload("photo.png", PNG, "image/png")],
-        ), HTTP_REFERER="http://testserver/contact/demo/")
+        response = client.post(
+            FORM,
+            form_data(
+                phone="600 700 800",
+                order_ref="2024/10/123",
+                page_url="https://shop.example/kontakt",
+                files=[upload("skan.pdf", PDF, "application/pdf"), upload("photo.png", PNG, "image/png")],
+            ),
+            HTTP_REFERER="http://testserver/contact/demo/",
+        )
     assert response.status_code == 302
     conversation = Conversation.objects.get()
     contact = conversation.contact
     assert contact.name == "Jan Kowalski"
     assert set(Identity.objects.filter(contact=contact).values_list("kind", "value")) == {
-        ("email", "jan@example.org"), ("phone", "+48600700800")}
+        ("email", "jan@example.org"),
+        ("phone", "+48600700800"),
+    }
     assert conversation.order_ref == "2024/10/123" and conversation.language == "en"
     assert conversation.inbox == inbox
     message = conversation.messages.get()
     assert message.text == "Where is my parcel?\nI ordered last week."
-    assert message.meta == {"page_url": "https://shop.example/kontakt", "via": "form"}
+    assert message.meta == {
+        "page_url": "https://shop.example/kontakt",
+        "via": "form",
+        "phone": "+48600700800",
+    }
     assert sorted(message.attachments.values_list("filename", "mime_type")) == [
-        ("photo.png", "image/png"), ("skan.pdf", "application/pdf")]
+        ("photo.png", "image/png"),
+        ("skan.pdf", "application/pdf"),
+    ]
 
     done = client.get(response["Location"])
     page = done.content.decode()
@@ -90,7 +109,9 @@ def test_happy_path_stores_case_and_mails_a_working_portal_link(client, shop, in
     assert "Where is my parcel?" in case_page and "skan.pdf" in case_page
 
 
-def test_form_language_comes_from_the_browser_and_is_stored(client, shop, inbox, django_capture_on_commit_callbacks):
+def test_form_language_comes_from_the_browser_and_is_stored(
+    client, shop, inbox, django_capture_on_commit_callbacks
+):
     page = client.get(FORM, HTTP_ACCEPT_LANGUAGE="pl-PL,pl;q=0.9")
     assert '<html lang="pl">' in page.content.decode()
     assert 'name="language" value="pl"' in page.content.decode()
@@ -108,8 +129,9 @@ def test_language_switch_by_query(client, shop, inbox):
 
 def test_forbidden_file_type_keeps_text_and_stores_nothing(client, shop, inbox):
     before = len(stored_blobs())
-    response = client.post(FORM, form_data(
-        message="My <b>text</b> stays", files=[upload("invoice.pdf", EXE, "application/pdf")]))
+    response = client.post(
+        FORM, form_data(message="My <b>text</b> stays", files=[upload("invoice.pdf", EXE, "application/pdf")])
+    )
     html = response.content.decode()
     assert response.status_code == 400
     assert "invoice.pdf is not an allowed file type" in html
@@ -150,13 +172,16 @@ def test_a_body_larger_than_all_files_together_is_not_read(rf, shop, inbox):
     assert nothing_stored()
 
 
-@pytest.mark.parametrize(("overrides", "field", "text"), [
-    ({"email": "not-an-address"}, "email", "Enter an e-mail address like name@example.com."),
-    ({"email": ""}, "email", "We need your e-mail address to answer you."),
-    ({"message": "   "}, "message", "Please write your message."),
-    ({"name": ""}, "name", "Please tell us your name."),
-    ({"phone": "call me maybe"}, "phone", "We could not read this phone number."),
-])
+@pytest.mark.parametrize(
+    ("overrides", "field", "text"),
+    [
+        ({"email": "not-an-address"}, "email", "Enter an e-mail address like name@example.com."),
+        ({"email": ""}, "email", "We need your e-mail address to answer you."),
+        ({"message": "   "}, "message", "Please write your message."),
+        ({"name": ""}, "name", "Please tell us your name."),
+        ({"phone": "call me maybe"}, "phone", "We could not read this phone number."),
+    ],
+)
 def test_field_errors_keep_the_typed_text(client, shop, inbox, overrides, field, text):
     response = client.post(FORM, form_data(order_ref="A-77", **overrides))
     html = response.content.decode()
@@ -167,7 +192,9 @@ def test_field_errors_keep_the_typed_text(client, shop, inbox, overrides, field,
     assert nothing_stored()
 
 
-def test_honeypot_pretends_success_and_creates_nothing(client, shop, inbox, django_capture_on_commit_callbacks):
+def test_honeypot_pretends_success_and_creates_nothing(
+    client, shop, inbox, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(FORM, form_data(website="http://spam.example"))
     assert response.status_code == 302 and "/contact/demo/done/" in response["Location"]
@@ -199,7 +226,10 @@ def test_rate_limit_is_per_ip(client, shop, inbox, settings):
     assert client.post(FORM, form_data(), REMOTE_ADDR="10.0.0.1").status_code == 302
     assert client.post(FORM, form_data(), REMOTE_ADDR="10.0.0.1").status_code == 429
     # a forwarded-for header does not make a new client
-    assert client.post(FORM, form_data(), REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="1.2.3.4").status_code == 429
+    assert (
+        client.post(FORM, form_data(), REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="1.2.3.4").status_code
+        == 429
+    )
     assert client.post(FORM, form_data(), REMOTE_ADDR="10.0.0.2").status_code == 302
 
 
@@ -213,7 +243,9 @@ def test_csrf_is_enforced_on_the_standalone_form(shop, inbox):
 
 
 def test_script_in_the_form_is_stored_as_text_and_shown_escaped(client, shop, inbox):
-    response = client.post(FORM, form_data(name='<script>alert("x")</script>', message="<img src=x onerror=alert(1)>"))
+    response = client.post(
+        FORM, form_data(name='<script>alert("x")</script>', message="<img src=x onerror=alert(1)>")
+    )
     assert response.status_code == 302
     message = Message.objects.get()
     assert message.text == "<img src=x onerror=alert(1)>" and message.html == ""
@@ -236,7 +268,7 @@ def embed_token(client: Client, query: str = "") -> str:
     html = client.get(EMBED + query).content.decode()
     marker = 'name="form_token" value="'
     start = html.index(marker) + len(marker)
-    return html[start: html.index('"', start)]
+    return html[start : html.index('"', start)]
 
 
 def test_embed_allows_framing_and_carries_its_own_token(shop, inbox):
@@ -251,13 +283,18 @@ def test_embed_allows_framing_and_carries_its_own_token(shop, inbox):
     assert client.get(FORM)["X-Frame-Options"] == "DENY"  # only the embed may be framed
 
 
-def test_embed_post_without_cookies_works_with_the_signed_token(shop, inbox, django_capture_on_commit_callbacks):
+def test_embed_post_without_cookies_works_with_the_signed_token(
+    shop, inbox, django_capture_on_commit_callbacks
+):
     browser = Client(enforce_csrf_checks=True)
     token = embed_token(browser, "?page=https%3A%2F%2Fshop.example%2Fkontakt")
     iframe = Client(enforce_csrf_checks=True)  # a cookie-less iframe: no session, no CSRF cookie
     with django_capture_on_commit_callbacks(execute=True):
-        response = iframe.post(EMBED, form_data(form_token=token, page_url="https://shop.example/kontakt"),
-                               HTTP_ORIGIN="http://testserver")
+        response = iframe.post(
+            EMBED,
+            form_data(form_token=token, page_url="https://shop.example/kontakt"),
+            HTTP_ORIGIN="http://testserver",
+        )
     assert response.status_code == 302 and "/contact/demo/embed/done/" in response["Location"]
     message = Message.objects.get()
     assert message.meta == {"page_url": "https://shop.example/kontakt", "via": "embed"}
@@ -308,3 +345,36 @@ def test_reverse_names_of_the_contract(shop):
     assert reverse("portal:enter", kwargs={"token": "abc"}) == "/portal/t/abc/"
     assert reverse("portal:conversation", kwargs={"number": 5}) == "/portal/c/5/"
     assert reverse("portal:request_link") == "/portal/link/"
+
+
+def test_someone_elses_phone_never_hands_over_their_contact(
+    client, shop, inbox, django_capture_on_commit_callbacks
+):
+    victim = factories.ContactFactory(shop=shop, name="Jan Kowalski", email="jan@example.org")
+    Identity.objects.create(shop=shop, contact=victim, kind="phone", value="+48601234567")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            FORM, form_data(name="Mallory", email="mallory@example.org", phone="601 234 567")
+        )
+    assert response.status_code == 302
+    conversation = Conversation.objects.get()
+    assert conversation.contact != victim and conversation.contact.name == "Mallory"
+    assert not Identity.objects.filter(contact=victim, value="mallory@example.org").exists()
+    assert not Identity.objects.filter(contact=conversation.contact, kind="phone").exists()
+    assert conversation.messages.get().meta["phone"] == "+48601234567"  # the agent still sees it
+    assert [m.to for m in mail.outbox] == [["Mallory <mallory@example.org>"]]
+
+
+def test_a_typed_phone_is_not_added_to_an_existing_contact(client, shop, inbox):
+    known = factories.ContactFactory(shop=shop, name="Jan Kowalski", email="jan@example.org")
+    client.post(FORM, form_data(phone="601 234 567"))
+    assert Conversation.objects.get().contact == known
+    assert not Identity.objects.filter(kind="phone").exists()
+
+
+def test_acknowledgment_goes_to_the_address_typed(client, shop, inbox, django_capture_on_commit_callbacks):
+    known = factories.ContactFactory(shop=shop, name="Jan Kowalski", email="jan@example.org")
+    Identity.objects.create(shop=shop, contact=known, kind="email", value="jan.work@example.org")
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(FORM, form_data(email="Jan.Work@example.org"))
+    assert mail.outbox[0].to == ["Jan Kowalski <jan.work@example.org>"]

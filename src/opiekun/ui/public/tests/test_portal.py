@@ -22,9 +22,14 @@ pytestmark = pytest.mark.django_db
 
 
 def new_case(inbox, email="jan@example.org", text="Where is my parcel?", files=()):  # type: ignore[no-untyped-def]
-    result = pipeline.process(inbox=inbox, message=InboundMessage(
-        sender=SenderHints(name="Jan Kowalski", email=email), text=text,
-        attachments=tuple(InboundAttachment(name, content) for name, content in files)))
+    result = pipeline.process(
+        inbox=inbox,
+        message=InboundMessage(
+            sender=SenderHints(name="Jan Kowalski", email=email),
+            text=text,
+            attachments=tuple(InboundAttachment(name, content) for name, content in files),
+        ),
+    )
     assert result.outcome == pipeline.CREATED
     return result.conversation
 
@@ -49,11 +54,16 @@ def test_magic_link_signs_in_rotates_the_session_and_follows_next(client, inbox)
     assert client.get(f"/portal/t/{token}/?next=//evil.example")["Location"] == "/portal/"
 
 
-@pytest.mark.parametrize("token", [
-    "garbage",
-    signing.dumps({"c": 1, "s": 1}, salt="opiekun.portal.v1", key="not-our-secret"),
-    signing.dumps({"c": 1, "s": 1}, salt="opiekun.webform.receipt.v1"),  # signed by us, for another purpose
-])
+@pytest.mark.parametrize(
+    "token",
+    [
+        "garbage",
+        signing.dumps({"c": 1, "s": 1}, salt="opiekun.portal.v1", key="not-our-secret"),
+        signing.dumps(
+            {"c": 1, "s": 1}, salt="opiekun.webform.receipt.v1"
+        ),  # signed by us, for another purpose
+    ],
+)
 def test_forged_or_other_purpose_tokens_are_refused(client, inbox, token):
     new_case(inbox)
     response = client.get(f"/portal/t/{token}/")
@@ -115,7 +125,10 @@ def test_attachments_of_others_are_404_and_own_download_safely(inbox, other_shop
     client = signed_in(mine.contact)
     response = client.get(f"/portal/files/{own.pk}/")
     assert response.status_code == 200
-    assert response["Content-Disposition"].startswith("attachment;") and "skan.pdf" in response["Content-Disposition"]
+    assert (
+        response["Content-Disposition"].startswith("attachment;")
+        and "skan.pdf" in response["Content-Disposition"]
+    )
     assert response["X-Content-Type-Options"] == "nosniff"
     assert b"".join(response.streaming_content) == PDF
     for conversation in (theirs, elsewhere):
@@ -127,8 +140,14 @@ def test_attachments_of_others_are_404_and_own_download_safely(inbox, other_shop
 def test_internal_notes_and_their_files_never_reach_the_portal(inbox, agent):
     case = new_case(inbox)
     note = note_add(conversation=case, agent=agent, text="INTERNAL: customer is difficult")
-    Attachment.objects.create(shop=case.shop, message=note, sha256="0" * 64, filename="internal.pdf",
-                              mime_type="application/pdf", size=1)
+    Attachment.objects.create(
+        shop=case.shop,
+        message=note,
+        sha256="0" * 64,
+        filename="internal.pdf",
+        mime_type="application/pdf",
+        size=1,
+    )
     message_send(conversation=case, agent=agent, text="Your parcel left today.")
     client = signed_in(case.contact)
     html = client.get(f"/portal/c/{case.number}/").content.decode()
@@ -140,8 +159,16 @@ def test_internal_notes_and_their_files_never_reach_the_portal(inbox, agent):
 
 def test_logged_contacts_stay_in_the_desk(inbox, note_inbox, agent):
     case = new_case(inbox)
-    Message.objects.create(shop=case.shop, conversation=case, direction="out", channel="note", inbox=note_inbox,
-                           author_agent=agent, text="Called, customer was angry", created_at=case.created_at)
+    Message.objects.create(
+        shop=case.shop,
+        conversation=case,
+        direction="out",
+        channel="note",
+        inbox=note_inbox,
+        author_agent=agent,
+        text="Called, customer was angry",
+        created_at=case.created_at,
+    )
     html = signed_in(case.contact).get(f"/portal/c/{case.number}/").content.decode()
     assert "customer was angry" not in html
 
@@ -155,8 +182,15 @@ def test_script_in_messages_is_shown_as_text(inbox, agent):
 
 def test_html_only_message_is_shown_without_its_markup(inbox, agent):
     case = new_case(inbox)
-    Message.objects.create(shop=case.shop, conversation=case, direction="in", channel="email", text="",
-                           html='<p>Hi <b>there</b></p><script>alert(1)</script>', created_at=case.created_at)
+    Message.objects.create(
+        shop=case.shop,
+        conversation=case,
+        direction="in",
+        channel="email",
+        text="",
+        html="<p>Hi <b>there</b></p><script>alert(1)</script>",
+        created_at=case.created_at,
+    )
     html = signed_in(case.contact).get(f"/portal/c/{case.number}/").content.decode()
     assert "Hi there" in html and "<script>alert(1)" not in html
 
@@ -165,8 +199,10 @@ def test_reply_appends_to_the_case_and_reopens_it(inbox, agent):
     case = new_case(inbox)
     conversation_set_status(conversation=case, status=Status.RESOLVED, actor=agent)
     client = signed_in(case.contact)
-    response = client.post(f"/portal/c/{case.number}/", {
-        "message": "It still has not arrived.", "files": [upload("photo.pdf", PDF, "application/pdf")]})
+    response = client.post(
+        f"/portal/c/{case.number}/",
+        {"message": "It still has not arrived.", "files": [upload("photo.pdf", PDF, "application/pdf")]},
+    )
     assert response.status_code == 302
     case.refresh_from_db()
     assert case.status == Status.OPEN and case.resolved_at is None
@@ -182,7 +218,9 @@ def test_bad_reply_keeps_text_and_stores_nothing(inbox):
     case = new_case(inbox)
     client = signed_in(case.contact)
     before = (Message.objects.count(), len(stored_blobs()))
-    response = client.post(f"/portal/c/{case.number}/", {"message": "keep this", "files": [upload("a.pdf", EXE)]})
+    response = client.post(
+        f"/portal/c/{case.number}/", {"message": "keep this", "files": [upload("a.pdf", EXE)]}
+    )
     assert response.status_code == 400 and "keep this" in response.content.decode()
     assert "not an allowed file type" in response.content.decode()
     response = client.post(f"/portal/c/{case.number}/", {"message": "  "})
@@ -230,7 +268,8 @@ def test_merged_contact_link_opens_the_survivors_cases(inbox, agent):
 
 
 def test_request_link_mails_a_known_address_and_answers_the_same_for_unknown(
-        client, inbox, django_capture_on_commit_callbacks):
+    client, inbox, django_capture_on_commit_callbacks
+):
     case = new_case(inbox)
     with django_capture_on_commit_callbacks(execute=True):
         known = client.post("/portal/link/", {"email": "JAN@example.org", "shop": "demo"})
@@ -254,8 +293,9 @@ def test_request_link_is_rate_limited(client, inbox):
     assert response.status_code == 429 and int(response["Retry-After"]) > 0
 
 
-def test_request_link_for_another_shops_customer_sends_nothing(client, inbox, other_shop,
-                                                              django_capture_on_commit_callbacks):
+def test_request_link_for_another_shops_customer_sends_nothing(
+    client, inbox, other_shop, django_capture_on_commit_callbacks
+):
     new_case(inbox)
     with django_capture_on_commit_callbacks(execute=True):
         client.post("/portal/link/", {"email": "jan@example.org", "shop": "other"})
@@ -266,11 +306,15 @@ def test_portal_link_mails_are_limited_per_contact(client, inbox, django_capture
     new_case(inbox)
     with django_capture_on_commit_callbacks(execute=True):
         for i in range(4):
-            Client(REMOTE_ADDR=f"10.0.0.{i}").post("/portal/link/", {"email": "jan@example.org", "shop": "demo"})
+            Client(REMOTE_ADDR=f"10.0.0.{i}").post(
+                "/portal/link/", {"email": "jan@example.org", "shop": "demo"}
+            )
     assert len(mail.outbox) == 3
 
 
 def test_timesince_and_dates_render(inbox):
     case = new_case(inbox)
-    Conversation.objects.filter(pk=case.pk).update(last_message_at=case.last_message_at - dt.timedelta(hours=3))
+    Conversation.objects.filter(pk=case.pk).update(
+        last_message_at=case.last_message_at - dt.timedelta(hours=3)
+    )
     assert "Updated 3" in signed_in(case.contact).get("/portal/").content.decode()

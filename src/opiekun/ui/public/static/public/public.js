@@ -29,6 +29,11 @@
           : (!KINDS[ext] ? zone.getAttribute("data-msg-bad-type") : "");
         var item = document.createElement("li");
         item.className = "file-item" + (issue ? " file-item--bad" : "");
+        var kind = document.createElement("span");
+        kind.className = "file-item__kind";
+        kind.setAttribute("aria-hidden", "true");
+        kind.textContent = (KINDS[ext] ? (ext === "jpeg" ? "jpg" : ext) : "?").toUpperCase();
+        item.appendChild(kind);
         var name = document.createElement("span");
         name.className = "file-item__name";
         name.textContent = file.name;

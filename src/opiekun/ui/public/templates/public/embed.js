@@ -11,7 +11,7 @@
   frame.src = src.href;
   frame.title = script.getAttribute("data-title") || "{{ title|escapejs }}";
   frame.setAttribute("loading", "lazy");
-  frame.style.cssText = "display:block;width:100%;max-width:720px;min-height:560px;border:0;margin:0 auto;background:transparent;color-scheme:normal";
+  frame.style.cssText = "display:block;width:100%;min-height:560px;border:0;margin:0;background:transparent;color-scheme:normal";
   script.parentNode.insertBefore(frame, script);
   window.addEventListener("message", function (event) {
     if (event.origin !== src.origin || event.source !== frame.contentWindow) { return; }
