@@ -22,7 +22,8 @@ from opiekun.conversations.models import Conversation
 from opiekun.conversations.services import message_send
 case = Conversation.objects.get(shop__slug="demo", number={number})
 anna = Agent.objects.get(shop=case.shop, user__username="anna")
-message_send(conversation=case, agent=anna, text="We are so sorry about the mug! A new one leaves our warehouse "
+message_send(conversation=case, agent=anna,
+             text="We are so sorry about the mug! A new one leaves our warehouse "
              "today, and you do not need to send the broken one back.")
 """
 
@@ -172,7 +173,7 @@ def shop_site():  # type: ignore[no-untyped-def]
     pages: dict[str, bytes] = {}
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             body = pages.get(self.path)
             self.send_response(200 if body else 404)
             self.send_header("Content-Type", "text/html; charset=utf-8")
@@ -193,9 +194,10 @@ def shop_site():  # type: ignore[no-untyped-def]
 def test_embedded_form_on_another_origin_posts_without_cookies(server, new_page, shop_site):
     base, pages = shop_site
     pages["/kontakt"] = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
-        <title>Sklep Demo – Kontakt</title></head>
+        <title>Sklep Demo - Kontakt</title></head>
         <body style="font-family:Georgia,serif;background:#f3efe8;margin:0;color:#2b2620">
-        <header style="background:#2f6f4f;color:#fff;padding:18px 32px;font-size:22px">Sklep Demo · ceramika</header>
+        <header style="background:#2f6f4f;color:#fff;padding:18px 32px;font-size:22px">
+          Sklep Demo · ceramika</header>
         <div style="max-width:760px;margin:24px auto;padding:0 16px">
           <h1 style="font-weight:400">Contact us</h1><p>Questions about an order? Write to us below.</p>
           <script src="{server.url}/contact/demo/embed.js" async></script>
