@@ -9,11 +9,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections import deque
+from importlib import import_module
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
+from django.utils.crypto import constant_time_compare
 
 from opiekun.agents.models import Agent
 from opiekun.conversations.selectors import view_counts
@@ -27,6 +32,7 @@ CLOSE_NOT_AN_AGENT = 4403
 CLOSE_TOO_SLOW = 1013  # "try again later": the client reconnects and starts from fresh counts
 OUTBOX_LIMIT = 200  # frames one socket may have waiting before we stop holding them for it
 MAX_CLIENT_FRAME = 4096  # bytes; the client only ever sends pings
+RECHECK_EVERY = 300  # seconds between checks that the session behind a socket is still signed in
 
 
 def _agent_of(user: Any) -> Agent | None:
@@ -34,6 +40,26 @@ def _agent_of(user: Any) -> Agent | None:
     if not user.is_active:
         return None
     return Agent.objects.filter(user_id=user.pk).only("id", "shop_id").first()
+
+
+def _still_signed_in(*, agent_id: int, session_key: str | None, check_session: bool) -> bool:
+    """The agent is still active and (for a session-authenticated socket) its session still signs them in.
+
+    Reads the session afresh from its store: a logout elsewhere deletes it, a password change alters
+    the user's session hash; either ends the socket as it ends the session's HTTP access.
+    """
+    agent = Agent.objects.filter(pk=agent_id, user__is_active=True).select_related("user").first()
+    if agent is None:
+        return False
+    if not check_session:
+        return True
+    if not session_key:
+        return False
+    session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    if str(session.get(SESSION_KEY, "")) != str(agent.user.pk):
+        return False
+    stored_hash = session.get(HASH_SESSION_KEY, "")
+    return bool(stored_hash) and constant_time_compare(stored_hash, agent.user.get_session_auth_hash())
 
 
 class Outbox:
@@ -100,6 +126,10 @@ class DeskConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_NOT_AN_AGENT)
             return
         self.agent_id = agent.pk
+        self._checked_at = time.monotonic()
+        session = self.scope.get("session")
+        self._session_key = getattr(session, "session_key", None) if session is not None else None
+        self._check_session = session is not None
         self.outbox = Outbox(self.outbox_limit)
         # Join before reading the counts: a change made meanwhile is then pushed, not missed.
         for group in (shop_group(agent.shop_id), agent_group(agent.pk)):
@@ -146,6 +176,15 @@ class DeskConsumer(AsyncJsonWebsocketConsumer):
         if not isinstance(data, dict) or data.get("type") != "ping":
             await self._queue({"type": "error", "error": "unknown_type"})
             return
+        if time.monotonic() - self._checked_at > RECHECK_EVERY:  # the desk pings every 25 s
+            self._checked_at = time.monotonic()
+            if not await database_sync_to_async(_still_signed_in)(
+                agent_id=self.agent_id, session_key=self._session_key, check_session=self._check_session
+            ):
+                self._closing = True
+                await self._leave_groups()
+                await self.close(code=CLOSE_UNAUTHENTICATED)
+                return
         await self._queue({"type": "pong"})
 
     # -- to the browser ---------------------------------------------------------------------------

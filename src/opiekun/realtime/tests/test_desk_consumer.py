@@ -363,3 +363,46 @@ def test_a_client_that_keeps_up_is_not_closed_by_the_limit(live, shop, agent):
         await socket.disconnect()
 
     live(scenario)
+
+
+def test_socket_ends_when_its_session_signs_out(live, agent, monkeypatch):
+    from opiekun.config.asgi import application
+    from opiekun.realtime import consumers
+
+    monkeypatch.setattr(consumers, "RECHECK_EVERY", 0)
+    client = Client()
+    client.force_login(agent.user)
+    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+
+    async def scenario():
+        socket = WebsocketCommunicator(
+            application, "/ws/desk/", headers=[(b"cookie", cookie), (b"origin", b"http://127.0.0.1:8000")]
+        )
+        assert (await socket.connect())[0]
+        await next_frame(socket, counts_of)
+        await socket.send_json_to({"type": "ping"})
+        assert await socket.receive_json_from() == {"type": "pong"}  # still signed in: kept
+        await sync_to_async(client.logout)()  # e.g. "Sign out" in another tab
+        await socket.send_json_to({"type": "ping"})
+        assert await socket.receive_output() == {"type": "websocket.close", "code": CLOSE_UNAUTHENTICATED}
+
+    live(scenario)
+
+
+def test_socket_of_a_deactivated_agent_ends(live, agent, monkeypatch):
+    from opiekun.realtime import consumers
+
+    monkeypatch.setattr(consumers, "RECHECK_EVERY", 0)
+
+    def deactivate():
+        agent.user.is_active = False
+        agent.user.save(update_fields=["is_active"])
+
+    async def scenario():
+        socket = await desk_socket(agent.user)
+        await next_frame(socket, counts_of)
+        await sync_to_async(deactivate)()
+        await socket.send_json_to({"type": "ping"})
+        assert await socket.receive_output() == {"type": "websocket.close", "code": CLOSE_UNAUTHENTICATED}
+
+    live(scenario)
