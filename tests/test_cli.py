@@ -251,7 +251,8 @@ def test_createagent_rejects_a_taken_login_and_weak_passwords(install):
 
 
 @pytest.fixture
-def demo(transactional_db):  # type: ignore[no-untyped-def]
+def demo(transactional_db, settings, tmp_path):  # type: ignore[no-untyped-def]
+    settings.DATA_DIR = tmp_path  # the demo keeps its password in the data folder; not the shared one
     mail.outbox = []
     call_command("demo", password=PASSWORD, stdout=io.StringIO())
     return Shop.objects.get(slug="demo")
@@ -356,7 +357,8 @@ def test_demo_twice_in_process_changes_nothing_but_the_password(demo):
     assert Agent.objects.get(user__username="olga").user.check_password("another-pass-456")
 
 
-def test_demo_will_not_take_over_a_login_of_another_shop(transactional_db):
+def test_demo_will_not_take_over_a_login_of_another_shop(transactional_db, settings, tmp_path):
+    settings.DATA_DIR = tmp_path
     other = Shop.objects.create(slug="other", name="Other")
     from opiekun.agents.services import agent_create
 
