@@ -28,6 +28,8 @@ def test_assignment_and_note_reach_the_other_desk_live(server, new_page, login):
     anna.goto(server.url + "/?view=mine")
     live(anna)
     mine_before = count(anna, "mine")
+    refetches: list[str | None] = []
+    anna.on("request", lambda request: refetches.append(request.headers.get("x-opiekun-live")))
 
     piotr = login(new_page(), "piotr")
     piotr.goto(server.url + "/?view=unassigned")
@@ -51,6 +53,7 @@ def test_assignment_and_note_reach_the_other_desk_live(server, new_page, login):
     expect(anna.locator('#desk [data-count="mine"]').first).to_have_text(str(mine_before + 1))
     expect(anna.locator('#desk [data-count="unassigned"]').first).to_have_text(str(unassigned_before - 1))
     expect(anna).to_have_title(re.compile(rf"^\({mine_before + 1}\) "))
+    assert "1" in refetches  # the list was re-fetched because of the socket, and said so
     # Piotr's own desk got the pushed counts too.
     expect(piotr.locator('#desk [data-count="unassigned"]').first).to_have_text(str(unassigned_before - 1))
 

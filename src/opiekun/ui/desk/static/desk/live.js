@@ -176,6 +176,11 @@
     connect();
   }
 
+  // Re-fetches we cause carry a marker: the views may skip work the socket already did (the counts).
+  document.addEventListener("htmx:configRequest", (event) => {
+    const cause = event.detail.triggeringEvent;
+    if (cause && cause.type === "opiekun:refresh") event.detail.headers["X-Opiekun-Live"] = "1";
+  });
   document.addEventListener("htmx:afterSettle", () => {
     flashRows();
     paintTitle(); // the desk script rewrites the title when a conversation opens
