@@ -83,7 +83,7 @@ def test_contact_form_mail_portal_and_reply(server, new_page):
         "I attach the invoice. Can you send a new one?",
     )
     page.set_input_files(
-        "input[name=files]",
+        "input[name=attachments]",
         files=[{"name": "faktura.pdf", "mimeType": "application/pdf", "buffer": real_pdf()}],
     )
     page.locator(".file-item__name", has_text="faktura.pdf").wait_for()
@@ -94,6 +94,7 @@ def test_contact_form_mail_portal_and_reply(server, new_page):
     page.wait_for_url(re.compile(r"/contact/demo/done/"), timeout=60_000)
     number = page.locator(".case-number strong").inner_text().lstrip("#")
     assert number.isdigit()
+    screenshot(page, "contact-done.png")
     assert email in page.locator("main").inner_text()
     assert "/portal/t/" not in page.content()
 
@@ -120,7 +121,7 @@ def test_contact_form_mail_portal_and_reply(server, new_page):
 
     portal.get_by_label("Your reply").fill("Thank you! One more photo of the box is attached.")
     portal.set_input_files(
-        "input[name=files]",
+        "input[name=attachments]",
         files=[{"name": "box.pdf", "mimeType": "application/pdf", "buffer": real_pdf("Box photo")}],
     )
     portal.get_by_role("button", name="Send reply").click()
@@ -140,7 +141,7 @@ def test_form_errors_keep_text_and_are_announced(server, new_page):
     page.goto(server.url + "/contact/demo/")
     fill_form(page, "not-an-address", "Please keep this text")
     page.set_input_files(
-        "input[name=files]",
+        "input[name=attachments]",
         files=[{"name": "virus.pdf", "mimeType": "application/pdf", "buffer": b"MZ\x90\x00" + b"\x00" * 200}],
     )
     page.get_by_role("button", name="Send message").click()
@@ -150,6 +151,7 @@ def test_form_errors_keep_text_and_are_announced(server, new_page):
     assert "Enter an e-mail address" in summary.inner_text()
     assert page.get_by_label("How can we help?").input_value() == "Please keep this text"
     assert page.get_by_label("E-mail").get_attribute("aria-invalid") == "true"
+    screenshot(page, "contact-form-errors.png")
 
 
 def test_mobile_contact_form(server, new_page):

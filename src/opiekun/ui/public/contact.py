@@ -37,10 +37,16 @@ from . import signed
 from .access import contact_by_email, webform_inbox
 from .forms import ContactForm
 from .presentation import choose_language, language_links, remember_language, shop_theme
-from .uploads import LimitedUploadHandler, body_too_large, install_upload_limits
+from .uploads import LimitedUploadHandler, body_too_large, file_problem, install_upload_limits
 
 # Pipeline error fields → the form field that shows them.
-_FIELDS = {"message": "message", "text": "message", "email": "email", "files": "files", "phone": "phone"}
+_FIELDS = {
+    "message": "message",
+    "text": "message",
+    "email": "email",
+    "files": "attachments",
+    "phone": "phone",
+}
 
 
 def client_ip(request: HttpRequest) -> str:
@@ -101,7 +107,7 @@ def _contact(request: HttpRequest, shop_slug: str, *, embed: bool) -> HttpRespon
         # Not even read: the text cannot be kept, but nothing of this size could have been accepted.
         language = choose_language(request, request.GET.get("lang"))
         form = ContactForm()
-        form.errors["files"] = form.error_class([_too_large_message()])
+        form.errors["attachments"] = form.error_class([_too_large_message()])
         return _render(request, shop, form, embed=embed, language=language, status=413)
     handler = install_upload_limits(request, skip_all=limited is not None)
     if embed:
@@ -154,7 +160,11 @@ def _post(
         return _render(request, shop, form, embed=embed, language=language, status=400)
     valid = form.is_valid()
     for problem in handler.problems:
-        form.add_error("files", problem)
+        form.add_error("attachments", problem)
+    if not valid and not handler.problems:
+        problem = file_problem(request, "attachments", allowed_types=_allowed_types(inbox))
+        if problem:
+            form.add_error("attachments", problem)
     if not valid or handler.problems:
         return _render(request, shop, form, embed=embed, language=language, status=400)
     data = form.cleaned_data
@@ -170,7 +180,7 @@ def _post(
         "via": "embed" if embed else "form",
         "files": [
             {"filename": f.name, "content": f.read(), "content_type": f.content_type or ""}
-            for f in data["files"]
+            for f in data["attachments"]
         ],
     }
     message = drivers.get("webform").parse_inbound(payload)[0]
@@ -233,7 +243,7 @@ def _render(
         "portal:contact_embed" if embed else "portal:contact_form", kwargs={"shop_slug": shop.slug}
     )
     errors = [(name, error) for name, errs in form.errors.items() for error in errs]
-    sent_files = bool(form.is_bound and request.FILES) or bool(form.errors.get("files"))
+    sent_files = bool(form.is_bound and request.FILES) or bool(form.errors.get("attachments"))
     context = {
         "shop": shop,
         "theme": shop_theme(shop),

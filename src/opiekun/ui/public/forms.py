@@ -44,7 +44,7 @@ class ContactForm(forms.Form):
         max_length=MAX_MESSAGE,
         error_messages={"required": _("Please write your message.")},
     )
-    files = MultipleFileField(label=_("Attachments"), required=False)
+    attachments = MultipleFileField(label=_("Attachments"), required=False)
     # The honeypot: hidden from people and from screen readers; bots fill every field they see.
     website = forms.CharField(required=False, max_length=200)
     # Where an embedded form was shown (the shop's page), kept in the message's meta.
@@ -91,7 +91,7 @@ class ReplyForm(forms.Form):
         max_length=MAX_MESSAGE,
         error_messages={"required": _("Please write your reply.")},
     )
-    files = MultipleFileField(label=_("Attachments"), required=False)
+    attachments = MultipleFileField(label=_("Attachments"), required=False)
 
     def clean_message(self) -> str:
         text = self.cleaned_data["message"].replace("\r\n", "\n").strip()
@@ -113,4 +113,6 @@ class LinkRequestForm(forms.Form):
 
     def __init__(self, *args: Any, shops: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["shop"].choices = shops
+        shop_field = self.fields["shop"]
+        assert isinstance(shop_field, forms.ChoiceField)
+        shop_field.choices = shops

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.html import strip_tags
@@ -48,7 +49,7 @@ from .access import (
 from .contact import client_ip
 from .forms import LinkRequestForm, ReplyForm
 from .presentation import choose_language, customer_status, language_links, shop_theme
-from .uploads import LimitedUploadHandler, install_upload_limits
+from .uploads import LimitedUploadHandler, file_problem, install_upload_limits
 
 SESSION_LANGUAGE = "portal_language"
 _JUST_NOW = dt.timedelta(minutes=1)
@@ -69,9 +70,9 @@ def _portal_language(request: HttpRequest) -> str:
     return language
 
 
-def portal_login_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def portal_login_required(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         visitor = portal_visitor(request.session)
         if visitor is None:
             return redirect(reverse("portal:request_link") + "?signin=1")
@@ -182,7 +183,11 @@ def _reply(
         return response
     valid = form.is_valid()
     for problem in handler.problems:
-        form.add_error("files", problem)
+        form.add_error("attachments", problem)
+    if not valid and not handler.problems:
+        problem = file_problem(request, "attachments", allowed_types=list(ALLOWED_TYPES))
+        if problem:
+            form.add_error("attachments", problem)
     if not valid or handler.problems:
         return _conversation_page(request, case, form, status=400)
     try:
@@ -199,7 +204,7 @@ def _reply(
         "via": "portal",
         "files": [
             {"filename": f.name, "content": f.read(), "content_type": f.content_type or ""}
-            for f in form.cleaned_data["files"]
+            for f in form.cleaned_data["attachments"]
         ],
     }
     message = drivers.get("webform").parse_inbound(payload)[0]
@@ -211,7 +216,7 @@ def _reply(
             max_files=settings.OPIEKUN_UPLOAD_MAX_FILES,
         )
     except ValidationFailed as exc:
-        form.add_error("files" if exc.field == "files" else "message", exc.message)
+        form.add_error("attachments" if exc.field == "files" else "message", exc.message)
         return _conversation_page(request, case, form, status=400)
     if result.message is None or result.conversation is None:
         raise Http404()  # the pipeline refused the case: it is not this visitor's (never seen here)
@@ -277,7 +282,7 @@ def _author(message: Message, visitor: PortalVisitor) -> str:
 @never_cache
 @require_GET
 @portal_login_required
-def attachment(request: PortalRequest, attachment_id: int) -> HttpResponse:
+def attachment(request: PortalRequest, attachment_id: int) -> HttpResponseBase:
     """Download a file of one of the visitor's public messages, never rendered inline."""
     visitor = request.visitor
     try:

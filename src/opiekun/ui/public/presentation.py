@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -23,7 +24,7 @@ LANGUAGE_NAMES = {
 }  # each in its own language, never translated
 
 # What a customer understands, rather than our internal workflow states.
-CUSTOMER_STATUS = {
+CUSTOMER_STATUS: dict[str, tuple[Any, str]] = {
     Status.NEW: (_("Received"), "received"),
     Status.OPEN: (_("In progress"), "progress"),
     Status.PENDING_INTERNAL: (_("In progress"), "progress"),

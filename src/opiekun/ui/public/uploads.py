@@ -17,6 +17,9 @@ from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
+from opiekun.conversations.attachments import check_files
+from opiekun.core.errors import ValidationFailed
+
 # Besides the files, a form post carries a few kilobytes of text; this is its allowance.
 _TEXT_ALLOWANCE = 1024 * 1024
 
@@ -66,8 +69,26 @@ def install_upload_limits(request: HttpRequest, *, skip_all: bool = False) -> Li
         max_files=settings.OPIEKUN_UPLOAD_MAX_FILES,
         skip_all=skip_all,
     )
-    request.upload_handlers.insert(0, handler)
+    handlers = list(request.upload_handlers)
+    handlers.insert(0, handler)
+    request.upload_handlers = handlers  # Django refuses this once the body has been read
     return handler
+
+
+def file_problem(request: HttpRequest, field: str, *, allowed_types: list[str]) -> str | None:
+    """What the attachment rules would say about the posted files, without storing anything.
+
+    Used only when the form has other errors, so the customer hears about everything at once; on a
+    valid form the pipeline runs the same rules before it stores a byte.
+    """
+    files = [(f.name or "", f.read()) for f in request.FILES.getlist(field)]
+    if not files:
+        return None
+    try:
+        check_files(files, allowed_types=allowed_types)
+    except ValidationFailed as exc:
+        return exc.message
+    return None
 
 
 def body_too_large(request: HttpRequest) -> bool:

@@ -62,7 +62,10 @@ def test_happy_path_stores_case_and_mails_a_working_portal_link(
                 phone="600 700 800",
                 order_ref="2024/10/123",
                 page_url="https://shop.example/kontakt",
-                files=[upload("skan.pdf", PDF, "application/pdf"), upload("photo.png", PNG, "image/png")],
+                attachments=[
+                    upload("skan.pdf", PDF, "application/pdf"),
+                    upload("photo.png", PNG, "image/png"),
+                ],
             ),
             HTTP_REFERER="http://testserver/contact/demo/",
         )
@@ -130,7 +133,10 @@ def test_language_switch_by_query(client, shop, inbox):
 def test_forbidden_file_type_keeps_text_and_stores_nothing(client, shop, inbox):
     before = len(stored_blobs())
     response = client.post(
-        FORM, form_data(message="My <b>text</b> stays", files=[upload("invoice.pdf", EXE, "application/pdf")])
+        FORM,
+        form_data(
+            message="My <b>text</b> stays", attachments=[upload("invoice.pdf", EXE, "application/pdf")]
+        ),
     )
     html = response.content.decode()
     assert response.status_code == 400
@@ -146,7 +152,7 @@ def test_oversized_file_is_refused_while_reading_and_stores_nothing(client, shop
     settings.OPIEKUN_UPLOAD_MAX_BYTES = 64 * 1024
     before = len(stored_blobs())
     big = PDF + b"0" * (70 * 1024)
-    response = client.post(FORM, form_data(files=[upload("big.pdf", big, "application/pdf")]))
+    response = client.post(FORM, form_data(attachments=[upload("big.pdf", big, "application/pdf")]))
     html = response.content.decode()
     assert response.status_code == 400
     assert "big.pdf is too large" in html
@@ -156,7 +162,7 @@ def test_oversized_file_is_refused_while_reading_and_stores_nothing(client, shop
 
 def test_too_many_files_are_refused(client, shop, inbox):
     files = [upload(f"p{i}.pdf", PDF, "application/pdf") for i in range(6)]
-    response = client.post(FORM, form_data(files=files))
+    response = client.post(FORM, form_data(attachments=files))
     assert response.status_code == 400
     assert "At most 5 files can be attached." in response.content.decode()
     assert nothing_stored()
@@ -213,7 +219,7 @@ def test_flooding_answers_429_with_retry_after_and_keeps_the_text(client, shop, 
     settings.OPIEKUN_FORM_RATE_LIMIT = (2, 600)
     for i in range(2):
         assert client.post(FORM, form_data(email=f"a{i}@example.org")).status_code == 302
-    response = client.post(FORM, form_data(message="third one", files=[upload("a.pdf", PDF)]))
+    response = client.post(FORM, form_data(message="third one", attachments=[upload("a.pdf", PDF)]))
     assert response.status_code == 429
     assert 0 < int(response["Retry-After"]) <= 600
     assert "third one" in response.content.decode()
@@ -378,3 +384,11 @@ def test_acknowledgment_goes_to_the_address_typed(client, shop, inbox, django_ca
     with django_capture_on_commit_callbacks(execute=True):
         client.post(FORM, form_data(email="Jan.Work@example.org"))
     assert mail.outbox[0].to == ["Jan Kowalski <jan.work@example.org>"]
+
+
+def test_every_problem_is_reported_at_once(client, shop, inbox):
+    response = client.post(FORM, form_data(email="nope", attachments=[upload("x.pdf", EXE)]))
+    html = response.content.decode()
+    assert "Enter an e-mail address like name@example.com." in html
+    assert "x.pdf is not an allowed file type" in html
+    assert nothing_stored()

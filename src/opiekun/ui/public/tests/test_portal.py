@@ -201,7 +201,10 @@ def test_reply_appends_to_the_case_and_reopens_it(inbox, agent):
     client = signed_in(case.contact)
     response = client.post(
         f"/portal/c/{case.number}/",
-        {"message": "It still has not arrived.", "files": [upload("photo.pdf", PDF, "application/pdf")]},
+        {
+            "message": "It still has not arrived.",
+            "attachments": [upload("photo.pdf", PDF, "application/pdf")],
+        },
     )
     assert response.status_code == 302
     case.refresh_from_db()
@@ -219,7 +222,7 @@ def test_bad_reply_keeps_text_and_stores_nothing(inbox):
     client = signed_in(case.contact)
     before = (Message.objects.count(), len(stored_blobs()))
     response = client.post(
-        f"/portal/c/{case.number}/", {"message": "keep this", "files": [upload("a.pdf", EXE)]}
+        f"/portal/c/{case.number}/", {"message": "keep this", "attachments": [upload("a.pdf", EXE)]}
     )
     assert response.status_code == 400 and "keep this" in response.content.decode()
     assert "not an allowed file type" in response.content.decode()
