@@ -23,7 +23,7 @@ from django.utils.module_loading import autodiscover_modules
 log = logging.getLogger("opiekun.run")
 
 
-def start_worker(workers: int = 2):  # type: ignore[no-untyped-def]
+def start_worker(workers: int = 2, *, scheduler: bool = True):  # type: ignore[no-untyped-def]
     """Start the Huey consumer's worker and scheduler threads in this process; returns the consumer."""
     from huey.contrib.djhuey import HUEY
 
@@ -34,7 +34,8 @@ def start_worker(workers: int = 2):  # type: ignore[no-untyped-def]
     consumer = HUEY.create_consumer(
         workers=workers,
         worker_type="thread",
-        periodic=True,
+        # Periodic tasks are enqueued by every consumer that runs a scheduler: one per installation.
+        periodic=scheduler,
         check_worker_health=True,
         scheduler_interval=1,
         shutdown_timeout=8,
@@ -84,6 +85,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--worker-only", action="store_true", help="only the task worker (needs REDIS_URL)"
         )
+        parser.add_argument(
+            "--no-scheduler",
+            action="store_true",
+            help="with --worker-only: run tasks but leave periodic ones to another worker (scale-out)",
+        )
 
     def handle(self, *args, **opts):  # type: ignore[no-untyped-def]
         if (opts["web_only"] or opts["worker_only"]) and not settings.REDIS_URL:
@@ -94,7 +100,7 @@ class Command(BaseCommand):
         # WhiteNoise warns on every start when STATIC_ROOT is missing; files are served from the package.
         Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
         if opts["worker_only"]:
-            return self._worker_only(opts["workers"])
+            return self._worker_only(opts["workers"], scheduler=not opts["no_scheduler"])
         consumer = None if opts["web_only"] else start_worker(opts["workers"])
         try:
             asyncio.run(self._serve(opts["host"], opts["port"]))
@@ -125,8 +131,8 @@ class Command(BaseCommand):
         finally:
             register_loop(None)
 
-    def _worker_only(self, workers: int) -> None:
-        consumer = start_worker(workers)
+    def _worker_only(self, workers: int, *, scheduler: bool = True) -> None:
+        consumer = start_worker(workers, scheduler=scheduler)
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
