@@ -224,3 +224,22 @@ def test_embedded_form_on_another_origin_posts_without_cookies(server, new_page,
     assert f"[#{number}]" in str(ack["Subject"])
     assert page.locator("#after").is_visible()
     assert not [c for c in page.context.cookies() if c["domain"] == "127.0.0.1"]
+
+
+def test_a_bad_link_offers_a_new_one_by_mail(server, new_page):
+    page = new_page(viewport={"width": 1280, "height": 900})
+    page.goto(server.url + "/portal/t/not-a-real-token/")
+    assert "This link has expired or is not valid" in page.locator("h1").inner_text()
+    page.get_by_label("Your e-mail address").fill("jan.kowalski@example.com")
+    screenshot(page, "portal-link.png")
+    page.get_by_role("button", name="Send me a link").click()
+    page.get_by_role("heading", name="Check your inbox").wait_for()
+    # Jan's language is Polish, so is his mail
+    mail = server.wait_for_mail(
+        lambda m: "jan.kowalski@example.com" in str(m["To"]) and "Twój link do spraw" in str(m["Subject"])
+    )
+    link = re.search(r"https?://\S+/portal/t/[^/\s]+/", text_of(mail))
+    assert link
+    page.goto(link.group(0))
+    page.wait_for_url(re.compile(r"/portal/$"))
+    assert page.locator(".case").count() >= 1
