@@ -321,3 +321,15 @@ def test_timesince_and_dates_render(inbox):
         last_message_at=case.last_message_at - dt.timedelta(hours=3)
     )
     assert "Updated 3" in signed_in(case.contact).get("/portal/").content.decode()
+
+
+def test_case_list_is_one_query_whatever_its_length(inbox, django_assert_num_queries):
+    from opiekun.ui.public.access import PortalVisitor, portal_conversations
+
+    first = new_case(inbox)
+    for i in range(4):
+        new_case(inbox, text=f"More {i}")
+    visitor = PortalVisitor(contact=first.contact, shop=first.shop)
+    with django_assert_num_queries(1):
+        cases = portal_conversations(visitor=visitor)
+    assert len(cases) == 5 and cases[0].subject == "More 3"
