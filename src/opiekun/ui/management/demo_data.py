@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-SHOP = {
+SHOP: dict[str, str] = {
     "slug": "demo",
     "name": "Sklep Demo",
     "sender_email": "support@sklep-demo.localhost",
@@ -32,7 +32,7 @@ SHOP = {
     "default_language": "pl",
 }
 
-AGENTS = [
+AGENTS: list[dict[str, Any]] = [
     {
         "username": "anna",
         "display_name": "Anna Nowak",
@@ -63,18 +63,18 @@ AGENTS = [
 ]
 
 # key → (name, members, lead)
-TEAMS = {
+TEAMS: dict[str, tuple[str, list[str], str]] = {
     "support": ("Obsługa klienta", ["anna", "piotr", "olga"], "anna"),
     "claims": ("Reklamacje", ["olga", "piotr"], "olga"),
 }
 
 # key → (name, kind, team key)
-INBOXES = {
+INBOXES: dict[str, tuple[str, str, str]] = {
     "webform": ("Formularz kontaktowy", "webform", "support"),
     "note": ("Kontakty zapisane", "note", "support"),
 }
 
-ABSENCE = {"agent": "piotr", "days_before": 2, "days_after": 3, "reason": "Urlop"}
+ABSENCE: dict[str, Any] = {"agent": "piotr", "days_before": 2, "days_after": 3, "reason": "Urlop"}
 
 
 @dataclass(frozen=True)
@@ -162,7 +162,7 @@ CUSTOMERS: dict[str, Customer] = {
     "laura": Customer("Laura Bianchi", "en", "laura.bianchi@example.org", "+39 347 123 4567"),
 }
 
-MACROS = [
+MACROS: list[dict[str, str]] = [
     {
         "name": "Status zamówienia",
         "language": "pl",
