@@ -151,15 +151,25 @@ def search_index_rows(rows: Iterable[IndexRow]) -> int:
 
 def sqlite_terms_text(shop_id: int, text: str, language: str, is_internal: bool) -> str:
     """The FTS5 document of one message: its shop-prefixed terms, space-separated."""
-    terms = _index_terms(shop_id, text, language)
+    return sqlite_document(shop_id, lemmas.text_terms(text, language), is_internal)
+
+
+def sqlite_document(shop_id: int, terms: Iterable[str], is_internal: bool) -> str:
+    """The FTS5 document for a message with these (unprefixed) terms."""
+    out = sorted(_shop_term(shop_id, t) for t in terms)
     if is_internal:
-        terms.append(_internal_marker(shop_id))
-    return " ".join(terms)
+        out.append(_internal_marker(shop_id))
+    return " ".join(out)
 
 
 def pg_tsvector_literal(terms: Sequence[str]) -> str:
     """A tsvector in its text form. Terms are letters and digits only, so quoting needs no escapes."""
     return " ".join(f"'{t}'" for t in terms)
+
+
+def pg_document(shop_id: int, terms: Iterable[str]) -> str:
+    """The tsvector (text form) for a message with these (unprefixed) terms."""
+    return pg_tsvector_literal(sorted(_shop_term(shop_id, t) for t in terms))
 
 
 def search_rebuild(*, batch: int = 5000) -> int:

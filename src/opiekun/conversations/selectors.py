@@ -7,15 +7,19 @@ which answers NotFound for another shop's id exactly as for a missing one.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 
+from django.core.cache import cache
 from django.db.models import BooleanField, Count, F, Func, Prefetch, Q, QuerySet
 
 from opiekun.agents.models import Agent
 from opiekun.core import clock
 from opiekun.core.errors import NotFound
+from opiekun.core.events import subscribe
 
+from .events import ConversationChanged
 from .models import OPEN_STATUSES, Attachment, Conversation, Event, Macro, Message, Status
 
 SLA_RISK_WINDOW = dt.timedelta(hours=1)
@@ -178,7 +182,8 @@ class ShopCounts:
 
 
 def shop_counts(*, shop_id: int) -> ShopCounts:
-    """Two queries over the open conversations of the shop."""
+    """Two queries over the open conversations of the shop (fresh); also remembered for shop_counts_cached."""
+    version = _counts_version(shop_id)
     now = clock.now()
     rows = (
         Conversation.objects.filter(_open(), shop_id=shop_id)
@@ -190,11 +195,57 @@ def shop_counts(*, shop_id: int) -> ShopCounts:
         shop_id=shop_id, status__in=(Status.NEW, Status.OPEN, Status.PENDING_INTERNAL),
         sla_due_at__lte=now + SLA_RISK_WINDOW,
     ).count()
-    return ShopCounts(rows=tuple(tuple(r) for r in rows), sla_risk=sla)  # type: ignore[misc]
+    counts = ShopCounts(rows=tuple(tuple(r) for r in rows), sla_risk=sla)  # type: ignore[misc]
+    # Stored under the version read BEFORE counting: a change committed meanwhile moved the version on,
+    # so these (possibly older) counts are never served for it.
+    cache.set(_counts_key(shop_id, version), counts, COUNTS_CACHE_SECONDS)
+    return counts
 
 
-def view_counts(*, agent: Agent) -> ViewCounts:
-    return shop_counts(shop_id=agent.shop_id).for_agent(agent.pk)
+# Counts are pushed, not pulled (DESIGN.md): the fan-out computes them once per change and every other
+# reader (the list fragment each desk re-fetches on every event, the inbox page) takes the remembered
+# value instead of counting again. Any ConversationChanged drops it; the age limit bounds what no event
+# announces (the SLA window moving with the clock, a contact's caretaker changing).
+COUNTS_CACHE_SECONDS = 30
+
+
+def _counts_version(shop_id: int) -> str:
+    key = f"opiekun:counts-version:{shop_id}"
+    version = cache.get(key)
+    if version is None:
+        cache.add(key, uuid.uuid4().hex, None)
+        version = cache.get(key) or ""
+    return str(version)
+
+
+def _counts_key(shop_id: int, version: str) -> str:
+    return f"opiekun:shop-counts:{shop_id}:{version}"
+
+
+def counts_forget(shop_id: int) -> None:
+    """The shop's remembered counts are out of date (a cache write; call after the change commits)."""
+    cache.set(f"opiekun:counts-version:{shop_id}", uuid.uuid4().hex, None)
+
+
+def shop_counts_cached(*, shop_id: int) -> ShopCounts:
+    """The shop's counts as last computed since the last change (cache read), else computed now."""
+    counts = cache.get(_counts_key(shop_id, _counts_version(shop_id)))
+    if isinstance(counts, ShopCounts):
+        return counts
+    return shop_counts(shop_id=shop_id)
+
+
+def _forget_on_change(event: ConversationChanged) -> None:
+    counts_forget(event.shop_id)
+
+
+subscribe(ConversationChanged, _forget_on_change)
+
+
+def view_counts(*, agent: Agent, cached: bool = False) -> ViewCounts:
+    """The agent's navigation counts; `cached=True` for readers that must not count per request."""
+    counts = shop_counts_cached(shop_id=agent.shop_id) if cached else shop_counts(shop_id=agent.shop_id)
+    return counts.for_agent(agent.pk)
 
 
 def access_conversation(*, agent: Agent, number: int | None = None, conversation_id: int | None = None) -> Conversation:
