@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 from django.utils import translation
 
+import opiekun
 from opiekun.agents.models import Agent
 from opiekun.contacts.models import Identity
 from opiekun.conversations.models import ChannelKind, Message, Priority, Status
 from opiekun.shops.models import Shop
 
-PACKAGE = Path(__file__).resolve().parents[2]
+PACKAGE = Path(opiekun.__file__).resolve().parent
 CATALOGUES = [
     PACKAGE / area / "locale" / lang / "LC_MESSAGES"
     for area in ("core", "conversations")
