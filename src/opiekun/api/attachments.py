@@ -118,7 +118,7 @@ def attachment_detail(request: HttpRequest, attachment_id: Path[Id]) -> Any:
 
 _FILE_RESPONSE = {
     "description": "The file (Content-Disposition: attachment; X-Content-Type-Options: nosniff).",
-    "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
 }
 
 

@@ -31,28 +31,27 @@ def _body(detail: str, *, field: str | None = None, code: str = "invalid", **ext
     return {"detail": detail, "field": field, "code": code, **extra}
 
 
-def _loc_field(loc: Any) -> str | None:
-    """The field a pydantic error location names, without ninja's source prefix (body/query/path/form)."""
-    parts = [str(p) for p in (loc or ())]
-    if parts and parts[0] in ("body", "query", "path", "form", "file", "header", "cookie"):
-        parts = parts[1:]
-    # ninja nests a JSON body under the view's parameter name ("payload"); integrators never see that name.
-    if len(parts) > 1 and parts[0] in ("payload", "filters", "form"):
-        parts = parts[1:]
-    return ".".join(parts) or None
+# Sources ninja puts first in an error location, and the view parameter names it nests models under
+# (integrators never see those names, so they are dropped from what we answer).
+_SOURCES = ("body", "query", "path", "form", "file", "header", "cookie")
+_PARAMS = ("payload", "params", "form", "files")
+
+
+def _public_loc(loc: Any) -> list[int | str]:
+    parts: list[int | str] = [p if isinstance(p, int) else str(p) for p in (loc or ())]
+    if len(parts) > 2 and parts[0] in _SOURCES and parts[1] in _PARAMS:
+        del parts[1]
+    return parts
 
 
 def _validation_error(request: HttpRequest, exc: NinjaValidationError, api: NinjaAPI) -> HttpResponse:
     errors = [
-        {
-            "loc": [p if isinstance(p, int) else str(p) for p in e.get("loc", ())],
-            "msg": str(e.get("msg", "")),
-            "type": str(e.get("type", "")),
-        }
+        {"loc": _public_loc(e.get("loc")), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
         for e in exc.errors
     ]
     first = errors[0] if errors else {"loc": [], "msg": _("Invalid request.")}
-    field = _loc_field(first["loc"])
+    loc = list(first["loc"])
+    field = ".".join(str(p) for p in (loc[1:] if loc and loc[0] in _SOURCES else loc)) or None
     detail = f"{field}: {first['msg']}" if field else str(first["msg"])
     return api.create_response(request, _body(detail, field=field, errors=errors), status=422)
 

@@ -255,3 +255,14 @@ def test_merge_with_another_shops_contact_is_refused(api, contact, other_contact
 
 def test_merge_into_itself_is_422(api, contact):
     assert api.post(f"contacts/{contact.pk}/merge", {"source_id": contact.pk}).status_code == 422
+
+
+def test_validation_error_shape(api):
+    body = api.post("contacts", {"email": 5}).json()
+    assert body["detail"] == "email: Input should be a valid string"
+    assert (body["field"], body["code"]) == ("email", "invalid")
+    assert body["errors"] == [
+        {"loc": ["body", "email"], "msg": "Input should be a valid string", "type": "string_type"}
+    ]
+    query = api.get("contacts", {"limit": "x"}).json()
+    assert query["field"] == "limit" and query["errors"][0]["loc"] == ["query", "limit"]

@@ -16,7 +16,7 @@ import schemathesis
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import HealthCheck, Phase, settings
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import content_type_conformance, not_a_server_error, response_schema_conformance
 
 from opiekun.config.wsgi import application
 from opiekun.conversations.attachments import CheckedFile
@@ -117,4 +117,6 @@ def test_no_input_makes_the_api_fail(case, seed, keep_test_transaction):  # type
     _map_ids(case.query, seed, rng)
     _map_ids(case.body, seed, rng)
     response = case.call(headers={"Authorization": f"Bearer {seed.key}"})
-    case.validate_response(response, checks=[not_a_server_error])
+    case.validate_response(
+        response, checks=[not_a_server_error, response_schema_conformance, content_type_conformance]
+    )
