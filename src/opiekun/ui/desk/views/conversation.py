@@ -211,8 +211,6 @@ def _answer(
             request, conversation, list_qs=qs, action_error=error, action_notice=notice, **extra
         )
         response = render(request, "desk/_thread_response.html", ctx, status=422 if error else 200)
-        response["HX-Retarget"] = "#thread"
-        response["HX-Reswap"] = "innerHTML"
         if not error:
             response["HX-Trigger"] = "desk:changed"
         return response
@@ -306,8 +304,6 @@ def compose_view(request: HttpRequest, number: int) -> HttpResponse:
         )
         ctx = pane_context(request, conversation, list_qs=qs, compose=fresh)
         response = render(request, "desk/_thread_response.html", {**ctx, "with_composer": True})
-        response["HX-Retarget"] = "#thread"
-        response["HX-Reswap"] = "innerHTML"
         response["HX-Trigger"] = "desk:changed"
         return response
     messages.success(request, notice)

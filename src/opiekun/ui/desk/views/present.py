@@ -82,7 +82,7 @@ def sla_of(conversation: Conversation, now: dt.datetime | None = None) -> Sla | 
         "when": date_format(timezone.localtime(due), "DATETIME_FORMAT")
     }
     if due <= now:
-        late = short_duration(now - due)
+        late = short_duration(max(now - due, dt.timedelta(minutes=1)))
         return Sla("overdue", _("overdue %(d)s") % {"d": late}, title, "\u2212" + late)  # a real minus sign
     if due - now <= SLA_SOON:
         left = short_duration(due - now)

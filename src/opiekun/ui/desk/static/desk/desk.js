@@ -137,8 +137,13 @@
 
   function click(selector) {
     const el = $(selector);
-    if (el) el.click();
-    return Boolean(el);
+    if (!el) return false;
+    // Content swapped in a moment ago may not be wired up by htmx yet; without this the click would
+    // fall back to a plain form post (it works, but reloads the page).
+    const form = el.closest("form");
+    if (form && window.htmx) window.htmx.process(form);
+    el.click();
+    return true;
   }
 
   let pendingG = 0;
@@ -208,6 +213,21 @@
       default: handled = false;
     }
     if (handled) event.preventDefault();
+  });
+
+  // --- live refreshes never wipe what the agent is typing in the side panel (tags, order number) ---
+  document.addEventListener("htmx:beforeRequest", (event) => {
+    const elt = event.detail.elt;
+    // An action from the side panel: its own answer must land, so leave the field first.
+    if (elt && elt.closest && elt.closest("#case-side") && document.activeElement && elt.contains(document.activeElement)) {
+      document.activeElement.blur();
+    }
+  });
+  document.addEventListener("htmx:oobBeforeSwap", (event) => {
+    const target = event.detail.target;
+    if (target && target.id === "case-side" && target.contains(document.activeElement) && typing(document.activeElement)) {
+      event.detail.shouldSwap = false;
+    }
   });
 
   // --- after htmx swaps ---
