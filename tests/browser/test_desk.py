@@ -21,7 +21,7 @@ def rows(page: Page) -> list[str]:
 
 
 def open_with_keyboard(page: Page, steps: int = 1) -> str:
-    """j × steps, then Enter: the selected row opens in the right pane without a page load."""
+    """j pressed `steps` times, then Enter: the selected row opens in the right pane without a page load."""
     page.locator("body").click(position={"x": 5, "y": 5})  # focus the page, not a field
     for _ in range(steps):
         page.keyboard.press("j")
@@ -159,7 +159,7 @@ def test_the_desk_in_polish_and_russian(server, new_page, login):
     page = login(new_page(), "olga")
     page.goto(server.url + "/?view=open")
     page.locator("button.lang-btn[value=ru]").click()
-    expect(page.locator(".nav")).to_contain_text("Все открытые")
+    expect(page.locator(".nav")).to_contain_text("Все открытые")  # noqa: RUF001
     page.locator("button.lang-btn[value=pl]").click()
     expect(page.locator(".nav")).to_contain_text("Wszystkie otwarte")
     page.locator("button.lang-btn[value=en]").click()
