@@ -91,6 +91,21 @@ def test_staff_see_only_their_own_shop(client, staff, records):
 
 
 @pytest.mark.django_db
+def test_filters_offer_nothing_from_other_shops(client, staff, records, other_shop):
+    stranger = factories.AgentFactory(shop=other_shop, display_name="Obcy Konsultant")
+    records["theirs"].assignee = stranger
+    records["theirs"].save()
+    factories.AgentFactory(shop=staff.shop, display_name="Nasza Konsultantka")
+    records["mine"].assignee = staff
+    records["mine"].save()
+    client.login(username="boss", password=PASSWORD)
+    for model in (type(records["mine"]), Inbox, Agent):
+        page = client.get(_url(model)).content.decode()
+        assert "Other Shop" not in page and "Obcy Konsultant" not in page, model
+    assert "Szefowa" in client.get(_url(type(records["mine"]))).content.decode()  # the filter still works
+
+
+@pytest.mark.django_db
 def test_a_superuser_sees_every_shop(client, django_user_model, records):
     django_user_model.objects.create_superuser("root", "root@example.org", PASSWORD)
     client.login(username="root", password=PASSWORD)

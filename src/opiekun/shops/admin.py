@@ -56,6 +56,24 @@ class ShopScopedAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return self._staff(request) and not self.read_only
 
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        """A staff agent's filters offer only values from their own rows: no shop filter at all, and
+        related-object filters limited to objects that occur (never another shop's agents or tags)."""
+        filters = super().get_list_filter(request)
+        if shop_id_of(request) is None:
+            return filters
+        scoped: list[Any] = []
+        for item in filters:
+            if not isinstance(item, str):
+                scoped.append(item)
+            elif item.split("__")[-1] in ("shop", "shop_id"):
+                continue
+            elif _is_relation(self.model, item):
+                scoped.append((item, admin.RelatedOnlyFieldListFilter))
+            else:
+                scoped.append(item)
+        return scoped
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         qs = super().get_queryset(request)
         shop_id = shop_id_of(request)
@@ -68,6 +86,16 @@ class ShopScopedAdmin(admin.ModelAdmin):
     def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         kwargs.setdefault("queryset", _scoped_choices(db_field.related_model, request))
         return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+def _is_relation(model: type[Model], path: str) -> bool:
+    """Whether a list_filter path ("team", "agent__shop", "user__is_active") ends on a relation."""
+    for name in path.split("__"):
+        field = model._meta.get_field(name)
+        if not field.is_relation:
+            return False
+        model = field.related_model  # type: ignore[assignment]
+    return True
 
 
 def _scoped_choices(model: type[Model], request: HttpRequest) -> QuerySet[Any]:
