@@ -56,6 +56,12 @@ class ShopScopedAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return self._staff(request) and not self.read_only
 
+    def get_list_display(self, request: HttpRequest) -> Any:
+        columns = super().get_list_display(request)
+        if shop_id_of(request) is None:
+            return columns
+        return [c for c in columns if c != "shop"] or columns  # one shop: the column says nothing
+
     def get_list_filter(self, request: HttpRequest) -> Any:
         """A staff agent's filters offer only values from their own rows: no shop filter at all, and
         related-object filters limited to objects that occur (never another shop's agents or tags)."""
