@@ -3,6 +3,8 @@ import types
 
 import pytest
 
+from opiekun.testing import factories
+
 from .conftest import inbound
 
 
@@ -48,3 +50,16 @@ def test_search_accepts_dict_hits(desk, monkeypatch):
     monkeypatch.setitem(sys.modules, "opiekun.conversations.search", module)
     hits = desk.get("/search/", {"q": "x"}).context["hits"]
     assert [(h.number, h.snippet) for h in hits] == [(7, "hello")]
+
+
+@pytest.mark.django_db
+def test_search_with_the_real_full_text_module(desk, inbox, other_shop):
+    search = pytest.importorskip("opiekun.conversations.search")
+    assert hasattr(search, "search_messages")
+    mine = inbound(inbox, text="Czajnik elektryczny przestał działać po tygodniu").conversation
+    other_inbox = factories.InboxFactory(shop=other_shop)
+    inbound(other_inbox, email="x@example.org", text="Czajnik z innego sklepu")
+    response = desk.get("/search/", {"q": "czajnik"})
+    assert response.context["full_text"]
+    assert [h.number for h in response.context["hits"]] == [mine.number]
+    assert "Jan Kowalski" in response.content.decode()

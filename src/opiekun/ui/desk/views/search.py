@@ -56,7 +56,9 @@ def _hit(raw: Any) -> Hit | None:
         or getattr(message, "created_at", None)
         or getattr(conversation, "last_message_at", None)
     )
-    contact = getattr(getattr(conversation, "contact", None), "name", "") if conversation is not None else ""
+    contact = get("contact_name") or (
+        getattr(getattr(conversation, "contact", None), "name", "") if conversation is not None else ""
+    )
     return Hit(
         int(number),
         get("subject") or getattr(conversation, "subject", "") or "",
