@@ -63,6 +63,7 @@ def _content(upload: UploadedFile, max_bytes: int) -> tuple[str, bytes]:
     "/conversations/{conversation_id}/attachments",
     response={201: MessageOut, **ERRORS},
     url_name="attachment_upload",
+    summary="Upload files with a reply or note",
 )
 def attachment_upload(
     request: HttpRequest, conversation_id: Path[Id], form: Form[UploadForm], files: File[list[UploadedFile]]
@@ -109,7 +110,10 @@ def attachment_upload(
 
 
 @router.get(
-    "/attachments/{attachment_id}", response={200: AttachmentOut, **ERRORS}, url_name="attachment_detail"
+    "/attachments/{attachment_id}",
+    response={200: AttachmentOut, **ERRORS},
+    url_name="attachment_detail",
+    summary="Get an attachment's metadata",
 )
 def attachment_detail(request: HttpRequest, attachment_id: Path[Id]) -> Any:
     """An attachment's name, type, size and download address."""
@@ -126,6 +130,7 @@ _FILE_RESPONSE = {
     "/attachments/{attachment_id}/download",
     response={**ERRORS},
     url_name="attachment_download",
+    summary="Download an attachment",
     openapi_extra={"responses": {"200": _FILE_RESPONSE}},
 )
 def attachment_download(request: HttpRequest, attachment_id: Path[Id]) -> FileResponse:

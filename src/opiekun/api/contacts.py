@@ -36,7 +36,9 @@ router = Router(tags=["contacts"])
 ContactId = Path[Id]
 
 
-@router.get("", response={200: ContactPage, **ERRORS}, url_name="contact_list")
+@router.get(
+    "", response={200: ContactPage, **ERRORS}, url_name="contact_list", summary="List and search contacts"
+)
 def contact_list(request: HttpRequest, params: Query[ContactListParams]) -> dict[str, Any]:
     """Contacts of the shop by name; `q` searches names, e-mail addresses and phone numbers."""
     who = caller(request)
@@ -46,7 +48,12 @@ def contact_list(request: HttpRequest, params: Query[ContactListParams]) -> dict
     return page_of(rows, params)
 
 
-@router.post("", response={201: ContactOut, 409: ConflictError, **ERRORS}, url_name="contact_create")
+@router.post(
+    "",
+    response={201: ContactOut, 409: ConflictError, **ERRORS},
+    url_name="contact_create",
+    summary="Create a contact",
+)
 def contact_create(request: HttpRequest, payload: ContactCreate) -> Status[Any]:
     """Create a contact with an e-mail address and/or a phone number; an address already known answers 409."""
     who = caller(request)
@@ -79,13 +86,20 @@ def contact_create(request: HttpRequest, payload: ContactCreate) -> Status[Any]:
     return Status(201, selectors.access_contact(shop_id=who.shop.pk, contact_id=contact.pk))
 
 
-@router.get("/{contact_id}", response={200: ContactOut, **ERRORS}, url_name="contact_detail")
+@router.get(
+    "/{contact_id}", response={200: ContactOut, **ERRORS}, url_name="contact_detail", summary="Get a contact"
+)
 def contact_detail(request: HttpRequest, contact_id: ContactId) -> Any:
     """One contact with its addresses and caretakers."""
     return selectors.access_contact(shop_id=caller(request).shop.pk, contact_id=contact_id)
 
 
-@router.patch("/{contact_id}", response={200: ContactOut, **ERRORS}, url_name="contact_update")
+@router.patch(
+    "/{contact_id}",
+    response={200: ContactOut, **ERRORS},
+    url_name="contact_update",
+    summary="Update a contact",
+)
 def contact_update(request: HttpRequest, payload: ContactUpdate, contact_id: ContactId) -> Any:
     """Change the name, language or notes; fields left out stay as they are."""
     who = caller(request)
@@ -115,6 +129,7 @@ def contact_update(request: HttpRequest, payload: ContactUpdate, contact_id: Con
     "/{contact_id}/identities",
     response={201: ContactOut, 409: ConflictError, **ERRORS},
     url_name="contact_identity_add",
+    summary="Add an address to a contact",
 )
 def identity_add(request: HttpRequest, payload: IdentityCreate, contact_id: ContactId) -> Status[Any]:
     """Add an address (e-mail, phone, chat session, messenger id); one another contact has answers 409."""
@@ -149,7 +164,12 @@ def identity_add(request: HttpRequest, payload: IdentityCreate, contact_id: Cont
     return Status(201, selectors.access_contact(shop_id=who.shop.pk, contact_id=contact.pk))
 
 
-@router.put("/{contact_id}/caretaker", response={200: ContactOut, **ERRORS}, url_name="contact_caretaker")
+@router.put(
+    "/{contact_id}/caretaker",
+    response={200: ContactOut, **ERRORS},
+    url_name="contact_caretaker",
+    summary="Set the caretaker and backup",
+)
 def caretaker_set(request: HttpRequest, payload: CaretakerSet, contact_id: ContactId) -> Any:
     """Name the contact's caretaker and backup (agent ids of this shop; null for none)."""
     who = caller(request)
@@ -177,7 +197,12 @@ def caretaker_set(request: HttpRequest, payload: CaretakerSet, contact_id: Conta
     return contact
 
 
-@router.post("/{contact_id}/merge", response={200: ContactOut, **ERRORS}, url_name="contact_merge")
+@router.post(
+    "/{contact_id}/merge",
+    response={200: ContactOut, **ERRORS},
+    url_name="contact_merge",
+    summary="Merge another contact into this one",
+)
 def contact_merge(request: HttpRequest, payload: ContactMerge, contact_id: ContactId) -> Any:
     """Fold the contact `source_id` into this one: addresses, conversations and timeline move here."""
     who = caller(request)

@@ -51,7 +51,9 @@ def _check_search(q: str) -> str:
     return q.strip()
 
 
-@router.get("", response={200: ConversationPage, **ERRORS}, url_name="conversation_list")
+@router.get(
+    "", response={200: ConversationPage, **ERRORS}, url_name="conversation_list", summary="List conversations"
+)
 def conversation_list(request: HttpRequest, params: Query[ConversationListParams]) -> dict[str, Any]:
     """The shop's cases with the desk's views and filters, newest activity first by default.
 
@@ -86,7 +88,10 @@ def conversation_list(request: HttpRequest, params: Query[ConversationListParams
 
 
 @router.get(
-    "/{conversation_id}", response={200: ConversationDetail, **ERRORS}, url_name="conversation_detail"
+    "/{conversation_id}",
+    response={200: ConversationDetail, **ERRORS},
+    url_name="conversation_detail",
+    summary="Get a conversation",
 )
 def conversation_detail(request: HttpRequest, conversation_id: ConversationId) -> Any:
     """One case with its contact, people and tags."""
@@ -96,7 +101,10 @@ def conversation_detail(request: HttpRequest, conversation_id: ConversationId) -
 
 
 @router.post(
-    "", response={201: ConversationDetail, 409: ConflictError, **ERRORS}, url_name="conversation_create"
+    "",
+    response={201: ConversationDetail, 409: ConflictError, **ERRORS},
+    url_name="conversation_create",
+    summary="Open a conversation",
 )
 def conversation_create(request: HttpRequest, payload: ConversationCreate) -> Status[Any]:
     """Open a case with the customer's first message, through the shop's contact-form inbox.
@@ -164,7 +172,10 @@ def _refuse_replay(*, inbox_id: int, external_id: str) -> None:
 
 
 @router.patch(
-    "/{conversation_id}", response={200: ConversationDetail, **ERRORS}, url_name="conversation_update"
+    "/{conversation_id}",
+    response={200: ConversationDetail, **ERRORS},
+    url_name="conversation_update",
+    summary="Update a conversation",
 )
 def conversation_update(
     request: HttpRequest, payload: ConversationUpdate, conversation_id: ConversationId

@@ -106,4 +106,6 @@ def install(api: NinjaAPI) -> None:
             request, _body(str(exc), code=codes.get(exc.status_code, "error")), status=exc.status_code
         )
 
-    api.add_exception_handler(NinjaValidationError, lambda request, exc: _validation_error(request, exc, api))
+    @api.exception_handler(NinjaValidationError)
+    def invalid_request(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+        return _validation_error(request, exc, api)

@@ -25,7 +25,12 @@ router = Router(tags=["messages"])
 ConversationId = Path[Id]
 
 
-@router.get("/{conversation_id}/messages", response={200: MessagePage, **ERRORS}, url_name="message_list")
+@router.get(
+    "/{conversation_id}/messages",
+    response={200: MessagePage, **ERRORS},
+    url_name="message_list",
+    summary="List a conversation's messages",
+)
 def message_list(
     request: HttpRequest, conversation_id: ConversationId, params: Query[PageParams]
 ) -> dict[str, Any]:
@@ -38,7 +43,12 @@ def message_list(
     return page_of(rows, params)
 
 
-@router.post("/{conversation_id}/messages", response={201: MessageOut, **ERRORS}, url_name="message_reply")
+@router.post(
+    "/{conversation_id}/messages",
+    response={201: MessageOut, **ERRORS},
+    url_name="message_reply",
+    summary="Reply to the customer",
+)
 def message_reply(request: HttpRequest, payload: ReplyCreate, conversation_id: ConversationId) -> Status[Any]:
     """Reply to the customer; the reply is queued and its channel's delivery sets `delivery_status`.
 
@@ -72,7 +82,12 @@ def message_reply(request: HttpRequest, payload: ReplyCreate, conversation_id: C
     return Status(201, selectors.access_message(shop_id=who.shop.pk, message_id=message.pk))
 
 
-@router.post("/{conversation_id}/notes", response={201: MessageOut, **ERRORS}, url_name="note_add")
+@router.post(
+    "/{conversation_id}/notes",
+    response={201: MessageOut, **ERRORS},
+    url_name="note_add",
+    summary="Add an internal note",
+)
 def note_add(request: HttpRequest, payload: NoteCreate, conversation_id: ConversationId) -> Status[Any]:
     """Add an internal note (agents only ever see it)."""
     who = caller(request)

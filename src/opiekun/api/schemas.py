@@ -34,33 +34,30 @@ def clean_text(value: str) -> str:
     return value
 
 
-def _text(max_length: int, *, strip: bool = True, min_length: int = 0, format: str | None = None) -> Any:
-    extra = Field(json_schema_extra={"format": format}) if format else Field()
-    return Annotated[
-        str,
-        StringConstraints(strip_whitespace=strip, max_length=max_length, min_length=min_length),
-        AfterValidator(clean_text),
-        extra,
-    ]
+def _limit(max_length: int, *, strip: bool = True, min_length: int = 0) -> StringConstraints:
+    return StringConstraints(strip_whitespace=strip, max_length=max_length, min_length=min_length)
+
+
+Storable = AfterValidator(clean_text)
 
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
-Name = _text(200)
+Name = Annotated[str, _limit(200), Storable]
 Language = Annotated[
     str,
     StringConstraints(strip_whitespace=True, max_length=8, pattern=r"^([a-z]{2,3}(-[A-Za-z0-9]{2,4})?)?$"),
 ]
-Notes = _text(20_000, strip=False)
-Email = _text(320, format="email")
-Phone = _text(40)
-Subject = _text(300)
-OrderRef = _text(64)
-TagName = _text(50, min_length=1)
-Body = _text(MAX_TEXT, strip=False, min_length=1)
-Search = _text(200)
-IdentityValue = _text(320, min_length=1)
-TagFilter = _text(50)
-ExternalId = _text(200, min_length=1)
+Notes = Annotated[str, _limit(20_000, strip=False), Storable]
+Email = Annotated[str, _limit(320), Storable, Field(json_schema_extra={"format": "email"})]
+Phone = Annotated[str, _limit(40), Storable]
+Subject = Annotated[str, _limit(300), Storable]
+OrderRef = Annotated[str, _limit(64), Storable]
+TagName = Annotated[str, _limit(50, min_length=1), Storable]
+Body = Annotated[str, _limit(MAX_TEXT, strip=False, min_length=1), Storable]
+Search = Annotated[str, _limit(200), Storable]
+IdentityValue = Annotated[str, _limit(320, min_length=1), Storable]
+TagFilter = Annotated[str, _limit(50), Storable]
+ExternalId = Annotated[str, _limit(200, min_length=1), Storable]
 
 
 # Enums of the OpenAPI document; values are the model choices (a test keeps them in step).

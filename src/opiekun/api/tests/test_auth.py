@@ -149,3 +149,12 @@ def test_a_garbled_session_cookie_is_401_not_500(contact, cookie):
 def test_errors_speak_the_callers_language(anonymous, language, text):
     response = anonymous.get("contacts", headers={"Accept-Language": language})
     assert response.json()["detail"].startswith(text)
+
+
+def test_docs_page_works_offline(anonymous):
+    page = anonymous.get("/api/docs").content.decode()
+    assert "cdn." not in page and "/api/docs/assets/swagger-ui-bundle.js" in page
+    bundle = anonymous.get("/api/docs/assets/swagger-ui-bundle.js")
+    assert bundle.status_code == 200 and bundle["Content-Type"] == "text/javascript"
+    assert anonymous.get("/api/docs/assets/..%2F..%2Fsettings.py").status_code == 404
+    assert anonymous.get("/api/docs/assets/nope.js").status_code == 404
