@@ -11,8 +11,9 @@ from opiekun.core import heartbeat
 
 
 @pytest.fixture
-def queued_mode():  # type: ignore[no-untyped-def]
+def queued_mode(monkeypatch):  # type: ignore[no-untyped-def]
     """Heartbeat logic as a real worker sees it (the suite runs tasks inline, which is always "ok")."""
+    monkeypatch.setattr(heartbeat, "_PROCESS_STARTED", time.monotonic())  # a process that just started
     HUEY.immediate = False
     HUEY.storage = HUEY.get_immediate_storage()  # an in-memory queue, not the data folder's
     heartbeat.forget()
