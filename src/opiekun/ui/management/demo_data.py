@@ -96,7 +96,7 @@ CUSTOMERS: dict[str, Customer] = {
         "+48 601 234 567",
         "anna",
         "piotr",
-        "Stały klient od 2019 r. Woli kontakt mailowy.",
+        "Stały klient, kupuje co kilka tygodni. Woli kontakt mailowy.",
     ),
     "ewa": Customer("Ewa Zielińska", "pl", "ewa.zielinska@example.org", "+48 502 118 431", "piotr", "olga"),
     "marek": Customer("Marek Wójcik", "pl", "marek.wojcik@example.net", "+48 698 440 210", "piotr", "anna"),

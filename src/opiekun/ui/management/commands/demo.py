@@ -164,7 +164,28 @@ def seed(*, password: str, now: dt.datetime | None = None) -> bool:
         _absence(agents, now)
         cast = Cast(shop, agents, teams, inboxes, _customers(shop, agents))
         _play(cast, now)
+        _backdate(cast, now)
     return True
+
+
+def _backdate(cast: Cast, now: dt.datetime) -> None:
+    """Creation stamps (auto_now_add) say "today"; a shop with weeks of history has older customers.
+
+    Each customer became one some months before their first case (a fixed spread, so reruns and
+    screenshots agree); the shop and its inboxes are a year old.
+    """
+    year_ago = now - dt.timedelta(days=365)
+    Shop.objects.filter(pk=cast.shop.pk).update(created_at=year_ago)
+    Inbox.objects.filter(shop=cast.shop).update(created_at=year_ago)
+    for i, contact in enumerate(cast.customers.values()):
+        first = (
+            Conversation.objects.filter(contact=contact)
+            .order_by("created_at")
+            .values_list("created_at", flat=True)
+            .first()
+            or now
+        )
+        Contact.objects.filter(pk=contact.pk).update(created_at=first - dt.timedelta(days=3 + (i * 47) % 330))
 
 
 def _shop() -> Shop:
