@@ -98,6 +98,9 @@ class Conversation(models.Model):
             models.Index(fields=["shop", "-last_message_at", "-id"],
                          condition=models.Q(status__in=(Status.RESOLVED, Status.CLOSED),
                                             merged_into__isnull=True), name="conv_done_recent"),
+            # Covers shop_counts: in contact order, so the caretaker lookups it joins walk contacts in order.
+            models.Index(fields=["shop", "contact", "assignee", "team", "status"],
+                         condition=models.Q(status__in=OPEN_STATUSES), name="conv_open_contact"),
         ]
 
     def __str__(self) -> str:

@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from django.core.cache import cache
-from django.db.models import BooleanField, Count, F, Func, Prefetch, Q, QuerySet
+from django.db.models import BooleanField, F, Func, Prefetch, Q, QuerySet
 
 from opiekun.agents.models import Agent
 from opiekun.core import clock
@@ -23,6 +23,7 @@ from .events import ConversationChanged
 from .models import OPEN_STATUSES, Attachment, Conversation, Event, Macro, Message, Status
 
 SLA_RISK_WINDOW = dt.timedelta(hours=1)
+SLA_STATUSES = (Status.NEW, Status.OPEN, Status.PENDING_INTERNAL)  # the ball is in our court
 
 VIEWS = ("mine", "my_customers", "unassigned", "open", "pending_customer", "pending_internal", "sla_risk",
          "resolved", "all")
@@ -90,7 +91,8 @@ def _view_q(agent: Agent, view: str, team_id: int | None, now: dt.datetime) -> Q
         case "pending_customer" | "pending_internal":
             return Q(status=view)
         case "sla_risk":
-            return Q(status__in=(Status.NEW, Status.OPEN, Status.PENDING_INTERNAL), sla_due_at__lte=now + SLA_RISK_WINDOW)
+            # Both status lists literal: the open one lets the list walk conv_open_recent in order.
+            return Q(_open(), LiteralIn("status", SLA_STATUSES), sla_due_at__lte=now + SLA_RISK_WINDOW)
         case "resolved":
             return Q(LiteralIn("status", (Status.RESOLVED, Status.CLOSED)), merged_into__isnull=True)
         case "all":
@@ -185,17 +187,19 @@ def shop_counts(*, shop_id: int) -> ShopCounts:
     """Two queries over the open conversations of the shop (fresh); also remembered for shop_counts_cached."""
     version = _counts_version(shop_id)
     now = clock.now()
-    rows = (
+    # Grouped here rather than by GROUP BY: without a grouping order to satisfy, the database walks
+    # conv_open_contact (covering, in contact order, so the caretaker lookups are sequential), 3-4 times
+    # faster on SQLite with 15k open cases (bench/desk_queries.py).
+    rows = Counter(
         Conversation.objects.filter(_open(), shop_id=shop_id)
         .values_list("assignee_id", "team_id", "contact__caretaker_id", "status")
-        .annotate(n=Count("id"))
         .order_by()
     )
     sla = Conversation.objects.filter(
-        shop_id=shop_id, status__in=(Status.NEW, Status.OPEN, Status.PENDING_INTERNAL),
+        shop_id=shop_id, status__in=SLA_STATUSES,
         sla_due_at__lte=now + SLA_RISK_WINDOW,
     ).count()
-    counts = ShopCounts(rows=tuple(tuple(r) for r in rows), sla_risk=sla)  # type: ignore[misc]
+    counts = ShopCounts(rows=tuple((*key, n) for key, n in sorted(rows.items(), key=str)), sla_risk=sla)
     # Stored under the version read BEFORE counting: a change committed meanwhile moved the version on,
     # so these (possibly older) counts are never served for it.
     cache.set(_counts_key(shop_id, version), counts, COUNTS_CACHE_SECONDS)

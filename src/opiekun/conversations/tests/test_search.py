@@ -264,3 +264,12 @@ def test_postgresql_never_walks_the_primary_key_for_a_rare_term(shop):
             cursor.execute("EXPLAIN " + sql)
             plan = "\n".join(row[0] for row in cursor.fetchall())
             assert "Backward" not in plan, plan
+
+
+@pytest.mark.django_db
+def test_whole_words_come_before_prefix_matches_when_they_fill_the_page(shop):
+    conversation = _conversation(shop)
+    exact = _inbound(conversation, "Proszę o zwrot.")
+    prefix_only = _inbound(conversation, "Adres zwrotny jest na stronie.")  # newer, matches "zwrot*" only
+    assert _ids(search_messages(shop_id=shop.pk, query="zwrot", limit=1)) == [exact.pk]
+    assert _ids(search_messages(shop_id=shop.pk, query="zwrot", limit=5)) == [prefix_only.pk, exact.pk]
