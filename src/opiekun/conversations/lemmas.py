@@ -17,8 +17,9 @@ import re
 import unicodedata
 from functools import lru_cache
 
-import simplemma
 from simplemma.strategies.dictionaries.dictionary_factory import SUPPORTED_LANGUAGES
+
+from . import dictionaries
 
 # Languages every Latin-script / Cyrillic word is tried in, besides the conversation's own language.
 LATIN_LANGUAGES = ("pl", "en")
@@ -86,7 +87,7 @@ def word_terms(word: str, extra_languages: tuple[str, ...] = ()) -> tuple[str, .
     if not word.isdigit():
         for lang in dict.fromkeys(langs):
             try:
-                lemma = simplemma.lemmatize(word, lang=lang).lower()
+                lemma = dictionaries.lemmatize(word, lang=lang).lower()
             except (ValueError, KeyError):
                 continue
             if lemma and len(lemma) <= MAX_WORD and all(_is_token_char(ch) for ch in lemma):

@@ -20,6 +20,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.module_loading import autodiscover_modules
 
+from opiekun.core.startup import run_hooks
+
 log = logging.getLogger("opiekun.run")
 
 
@@ -101,6 +103,7 @@ class Command(BaseCommand):
         Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
         if opts["worker_only"]:
             return self._worker_only(opts["workers"], scheduler=not opts["no_scheduler"])
+        run_hooks()
         consumer = None if opts["web_only"] else start_worker(opts["workers"])
         try:
             asyncio.run(self._serve(opts["host"], opts["port"]))
@@ -132,6 +135,7 @@ class Command(BaseCommand):
             register_loop(None)
 
     def _worker_only(self, workers: int, *, scheduler: bool = True) -> None:
+        run_hooks()
         consumer = start_worker(workers, scheduler=scheduler)
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
