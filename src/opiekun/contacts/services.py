@@ -93,10 +93,18 @@ def _find(shop: Shop, addresses: list[Address]) -> Contact | None:
 
 def identity_add(*, contact: Contact, kind: str, value: str, actor: Agent | None = None) -> Identity:
     """Add an address to `contact`; a clear error when another contact of the shop already has it."""
-    if kind == Identity.Kind.EMAIL:
-        value = normalise.email(value)
-    elif kind == Identity.Kind.PHONE:
-        value = normalise.phone(value)
+    if kind not in Identity.Kind.values:
+        raise ValidationFailed("Unknown kind of address.", field="kind")
+    try:
+        if kind == Identity.Kind.EMAIL:
+            value = normalise.email(value)
+        elif kind == Identity.Kind.PHONE:
+            value = normalise.phone(value)
+    except ValueError as exc:
+        raise ValidationFailed(str(exc), field="value") from None
+    value = value.strip()
+    if not value or len(value) > 320:
+        raise ValidationFailed("Enter an address (at most 320 characters).", field="value")
     try:
         with transaction.atomic():
             identity = Identity.objects.create(shop_id=contact.shop_id, contact=contact, kind=kind, value=value)
@@ -111,8 +119,11 @@ def identity_add(*, contact: Contact, kind: str, value: str, actor: Agent | None
 
 def contact_update(*, contact: Contact, actor: Agent | None, name: str | None = None, language: str | None = None,
                    notes: str | None = None) -> Contact:
+    limits = {"name": 200, "language": 8, "notes": 20_000}
     changed = []
     for field, value in (("name", name), ("language", language), ("notes", notes)):
+        if value is not None and len(value) > limits[field]:
+            raise ValidationFailed(f"At most {limits[field]} characters.", field=field)
         if value is not None and getattr(contact, field) != value:
             setattr(contact, field, value)
             changed.append(field)

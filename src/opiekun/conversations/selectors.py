@@ -126,8 +126,10 @@ def conversation_list(*, agent: Agent, filters: Filters, limit: int = 50, offset
 def _quick_search(qs: QuerySet[Conversation], q: str) -> QuerySet[Conversation]:
     """The list's search box: a case number, or words in the subject or the contact's name/address."""
     q = q.strip()
-    if q.lstrip("#").isdigit():
-        return qs.filter(number=int(q.lstrip("#")))
+    digits = q.lstrip("#")
+    # ASCII digits only ("²".isdigit() is true) and within the column's range.
+    if digits.isascii() and digits.isdigit() and len(digits) <= 18:
+        return qs.filter(number=int(digits))
     return qs.filter(Q(subject__icontains=q) | Q(contact__name__icontains=q) | Q(contact__identities__value__icontains=q)
                      ).distinct()
 

@@ -130,6 +130,9 @@ def message_send(*, conversation: Conversation, agent: Agent, text: str, channel
     if len(text) > MAX_TEXT:
         raise ValidationFailed("The reply is too long.", field="text")
     _check_same_shop(conversation, agent)
+    # A reply may leave the case in any working state (not back to "new"); a closed case stays closed.
+    if status_after is not None and (status_after not in Status.values or status_after == Status.NEW):
+        raise ValidationFailed("The conversation cannot move to that status after the reply.", field="status_after")
     channel = channel or _reply_channel(conversation)
     now = clock.now()
     with transaction.atomic():
@@ -173,6 +176,8 @@ def note_add(*, conversation: Conversation, agent: Agent, text: str, files: Iter
     text = (text or "").strip()
     if not text:
         raise ValidationFailed("Write the note first.", field="text")
+    if len(text) > MAX_TEXT:
+        raise ValidationFailed("The note is too long.", field="text")
     _check_same_shop(conversation, agent)
     now = clock.now()
     with transaction.atomic():

@@ -92,3 +92,16 @@ def test_caretaker_must_be_of_the_same_shop_and_differ_from_backup(shop, other_s
         contact_set_caretaker(contact=contact, caretaker=agent, backup=agent, actor=agent)
     contact.refresh_from_db()
     assert contact.caretaker is None
+
+
+@pytest.mark.django_db
+def test_bad_addresses_and_overlong_fields_are_field_errors(shop):
+    from opiekun.contacts.services import contact_update
+
+    contact = factories.ContactFactory(shop=shop)
+    for kind, value in (("email", "not an address"), ("phone", "abc"), ("fax", "1"), ("chat", "")):
+        with pytest.raises(ValidationFailed):
+            identity_add(contact=contact, kind=kind, value=value)
+    with pytest.raises(ValidationFailed):
+        contact_update(contact=contact, actor=None, name="x" * 201)
+    assert contact.identities.count() == 1

@@ -132,3 +132,27 @@ def test_case_numbers_are_unique_under_concurrency(shop):
     assert not errors
     numbers = sorted(Conversation.objects.filter(shop=shop).values_list("number", flat=True))
     assert numbers == list(range(1, 21))
+
+
+@pytest.mark.django_db
+def test_reply_on_resolved_or_closed_case_is_accepted(inbox, agent):
+    resolved = new_case(inbox).conversation
+    services.conversation_set_status(conversation=resolved, status=Status.RESOLVED, actor=agent)
+    services.message_send(conversation=resolved, agent=agent, text="One more detail for you")
+    resolved.refresh_from_db()
+    assert resolved.status == Status.PENDING_CUSTOMER
+    closed = new_case(inbox, email="z@example.org").conversation
+    services.conversation_set_status(conversation=closed, status=Status.CLOSED, actor=agent)
+    services.message_send(conversation=closed, agent=agent, text="For the record")
+    closed.refresh_from_db()
+    assert closed.status == Status.CLOSED
+    with pytest.raises(ValidationFailed):
+        services.message_send(conversation=closed, agent=agent, text="x", status_after="bogus")
+    with pytest.raises(ValidationFailed):
+        services.note_add(conversation=closed, agent=agent, text="x" * (services.MAX_TEXT + 1))
+
+
+@pytest.mark.django_db
+def test_quick_search_ignores_non_ascii_digits_and_huge_numbers(agent):
+    for q in ("²", "#" + "9" * 40, "١٢٣"):
+        assert conversation_list(agent=agent, filters=Filters(view="all", q=q)) == []
