@@ -234,3 +234,17 @@ def test_show_more(desk, agent, inbox):
     assert "limit=60" in first.context["more_qs"]
     more = desk.get("/list/", {"view": "open", "limit": "60"})
     assert len(more.context["rows"]) == 12 and not more.context["has_more"]
+
+
+@pytest.mark.django_db
+def test_live_refresh_of_the_list_does_not_recompute_counts(client, agent, monkeypatch):
+    from opiekun.ui.desk.views import inbox
+
+    calls = []
+    real = inbox.view_counts
+    monkeypatch.setattr(inbox, "view_counts", lambda **kw: calls.append(1) or real(**kw))
+    client.force_login(agent.user)
+    assert client.get("/list/", headers={"X-Opiekun-Live": "1"}).status_code == 200
+    assert calls == []
+    client.get("/list/")
+    assert calls == [1]

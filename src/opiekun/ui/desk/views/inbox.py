@@ -176,8 +176,11 @@ def list_view(request: HttpRequest) -> HttpResponse:
     form = filters_from(request)
     agent: Agent = request.agent  # type: ignore[attr-defined]
     ctx = list_context(request, form)
-    ctx["counts"] = view_counts(agent=agent).as_dict()
-    ctx["oob"] = True
+    # A refresh caused by a live event gets its counts pushed over the socket (computed once per shop);
+    # recomputing them here would make every open desk re-query counts on every event.
+    ctx["oob"] = request.headers.get("X-Opiekun-Live") != "1"
+    if ctx["oob"]:
+        ctx["counts"] = view_counts(agent=agent).as_dict()
     response = render(request, "desk/_list.html", ctx)
     if request.headers.get("HX-Trigger") == "list-tools":
         # The filter form changed the list: keep the address bar (and a reload) in step, on whatever page.
