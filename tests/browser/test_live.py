@@ -101,6 +101,8 @@ def test_desk_reconnects_by_itself_after_the_socket_drops(server, new_page, logi
             .observe(dot, { attributes: true, attributeFilter: ["data-state"] });
         window.__sockets.forEach((ws) => ws.close());  // as a network blip or a server restart would
     }""")
+    # First the drop must be noticed (until then the dot still says "live"), then the socket comes back.
+    anna.wait_for_function("window.__states.includes('reconnecting')", timeout=15_000)
     expect(anna.locator("#live-status")).to_have_attribute("data-state", "live", timeout=15_000)
     states = anna.evaluate("window.__states")
     assert "reconnecting" in states and states[-1] == "live", states
