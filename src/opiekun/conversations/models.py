@@ -16,6 +16,8 @@ class Status(models.TextChoices):
 
 
 OPEN_STATUSES = (Status.NEW, Status.OPEN, Status.PENDING_CUSTOMER, Status.PENDING_INTERNAL)
+# Open and waiting on us: what the SLA clock runs for.
+SLA_STATUSES = (Status.NEW, Status.OPEN, Status.PENDING_INTERNAL)
 
 
 class Priority(models.IntegerChoices):
@@ -101,6 +103,11 @@ class Conversation(models.Model):
             # Covers shop_counts: in contact order, so the caretaker lookups it joins walk contacts in order.
             models.Index(fields=["shop", "contact", "assignee", "team", "status"],
                          condition=models.Q(status__in=OPEN_STATUSES), name="conv_open_contact"),
+            # The "SLA at risk" view, newest first or most urgent first (a backlog can be thousands).
+            models.Index(fields=["shop", "-last_message_at", "-id"],
+                         condition=models.Q(status__in=SLA_STATUSES), name="conv_sla_recent"),
+            models.Index(fields=["shop", "sla_due_at", "-id"],
+                         condition=models.Q(status__in=SLA_STATUSES), name="conv_sla_order"),
         ]
 
     def __str__(self) -> str:

@@ -20,10 +20,9 @@ from opiekun.core.errors import NotFound
 from opiekun.core.events import subscribe
 
 from .events import ConversationChanged
-from .models import OPEN_STATUSES, Attachment, Conversation, Event, Macro, Message, Status
+from .models import OPEN_STATUSES, SLA_STATUSES, Attachment, Conversation, Event, Macro, Message, Status
 
 SLA_RISK_WINDOW = dt.timedelta(hours=1)
-SLA_STATUSES = (Status.NEW, Status.OPEN, Status.PENDING_INTERNAL)  # the ball is in our court
 
 VIEWS = ("mine", "my_customers", "unassigned", "open", "pending_customer", "pending_internal", "sla_risk",
          "resolved", "all")
@@ -91,8 +90,8 @@ def _view_q(agent: Agent, view: str, team_id: int | None, now: dt.datetime) -> Q
         case "pending_customer" | "pending_internal":
             return Q(status=view)
         case "sla_risk":
-            # Both status lists literal: the open one lets the list walk conv_open_recent in order.
-            return Q(_open(), LiteralIn("status", SLA_STATUSES), sla_due_at__lte=now + SLA_RISK_WINDOW)
+            # Literal, so the list walks conv_sla_recent / conv_sla_order in order (no sort of the backlog).
+            return Q(LiteralIn("status", SLA_STATUSES), sla_due_at__lte=now + SLA_RISK_WINDOW)
         case "resolved":
             return Q(LiteralIn("status", (Status.RESOLVED, Status.CLOSED)), merged_into__isnull=True)
         case "all":
@@ -201,7 +200,7 @@ def shop_counts(*, shop_id: int) -> ShopCounts:
         shop_id=shop_id, status__in=SLA_STATUSES,
         sla_due_at__lte=now + SLA_RISK_WINDOW,
     ).count()
-    counts = ShopCounts(rows=tuple((*key, n) for key, n in sorted(rows.items(), key=str)), sla_risk=sla)
+    counts = ShopCounts(rows=tuple((*key, n) for key, n in rows.items()), sla_risk=sla)
     # Stored under the version read BEFORE counting: a change committed meanwhile moved the version on,
     # so these (possibly older) counts are never served for it.
     cache.set(_counts_key(shop_id, version), counts, COUNTS_CACHE_SECONDS)
