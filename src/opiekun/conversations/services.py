@@ -138,7 +138,7 @@ def message_send(*, conversation: Conversation, agent: Agent, text: str, channel
     with transaction.atomic():
         message = Message.objects.create(
             shop_id=conversation.shop_id, conversation=conversation, direction=Message.Direction.OUTBOUND,
-            channel=channel, inbox=inbox or conversation.inbox, author_agent=agent, text=text,
+            channel=channel, inbox=inbox or _inbox_of_kind(conversation, channel), author_agent=agent, text=text,
             delivery_status=Message.Delivery.QUEUED, created_at=now,
         )
         attachments_store(message=message, files=files)
@@ -195,12 +195,21 @@ def note_add(*, conversation: Conversation, agent: Agent, text: str, files: Iter
 
 
 def _reply_channel(conversation: Conversation) -> str:
-    """Answer on the channel the customer last used (a logged call is answered by the inbox's channel)."""
+    """Answer on the channel the customer last wrote on; a case made only of logged contacts (calls,
+    letters) is answered like the contact form: by e-mail with a link to the portal."""
     last = (conversation.messages.filter(direction=Message.Direction.INBOUND, is_internal=False)
             .exclude(channel=ChannelKind.NOTE).order_by("-created_at", "-id").values_list("channel", flat=True).first())
     if last:
         return last
-    return conversation.inbox.kind if conversation.inbox is not None else ChannelKind.WEBFORM
+    inbox = conversation.inbox
+    if inbox is not None and inbox.kind != ChannelKind.NOTE:
+        return inbox.kind
+    return ChannelKind.WEBFORM
+
+
+def _inbox_of_kind(conversation: Conversation, kind: str) -> Any:
+    """The case's own inbox when it speaks `kind`, else None (delivery then uses the shop's inbox of it)."""
+    return conversation.inbox if conversation.inbox is not None and conversation.inbox.kind == kind else None
 
 
 def _check_same_shop(conversation: Conversation, agent: Agent | None) -> None:

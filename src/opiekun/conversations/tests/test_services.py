@@ -156,3 +156,20 @@ def test_reply_on_resolved_or_closed_case_is_accepted(inbox, agent):
 def test_quick_search_ignores_non_ascii_digits_and_huge_numbers(agent):
     for q in ("²", "#" + "9" * 40, "١٢٣"):
         assert conversation_list(agent=agent, filters=Filters(view="all", q=q)) == []
+
+
+@pytest.mark.django_db
+def test_a_case_of_logged_calls_only_is_answered_by_email(shop, note_inbox, agent, django_capture_on_commit_callbacks,
+                                                          mailoutbox):
+    from opiekun.inboxes.registry import drivers
+
+    contact = factories.ContactFactory(shop=shop, email="caller@example.org")
+    logged = drivers.get("note").parse_inbound({"contact_id": contact.pk, "agent_id": agent.pk, "note_kind": "call",
+                                                 "text": "Customer called about a refund"})[0]
+    conv = pipeline.process(inbox=note_inbox, message=logged).conversation
+    with django_capture_on_commit_callbacks(execute=True):
+        reply = services.message_send(conversation=conv, agent=agent, text="As promised on the phone: refunded.")
+    reply.refresh_from_db()
+    assert reply.channel == "webform" and reply.inbox is None
+    assert reply.delivery_status == Message.Delivery.SENT, reply.delivery_error
+    assert mailoutbox[0].to[0].endswith("<caller@example.org>")

@@ -72,7 +72,8 @@ class WebformDriver:
         if not message.to_email:
             return DeliveryResult.failed("The contact has no e-mail address to notify.")
         with translation.override(message.language or None):
-            subject = f"[#{message.conversation_number}] {message.subject or _('Your request')}"
+            fallback = _("Your request")
+            subject = f"[#{message.conversation_number}] {message.subject or fallback}"
             lines = [message.text.rstrip()]
             if message.signature:
                 lines += ["", "-- ", message.signature]
