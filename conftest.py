@@ -1,10 +1,4 @@
-"""Project-wide pytest setup: every test run gets its own empty data folder (DESIGN.md contract)."""
-
-import os
-import tempfile
-
-_data = tempfile.mkdtemp(prefix="opiekun-test-")
-os.environ.setdefault("OPIEKUN_DATA_DIR", _data)
+"""Project-wide pytest setup (the data folder is chosen earlier, by opiekun.testing.pytest_env)."""
 
 pytest_plugins = ["opiekun.testing.fixtures"]
 
