@@ -28,7 +28,7 @@ def test_form_to_live_desk_to_reply_to_portal(server, new_page, login):
     customer = new_page(viewport={"width": 1280, "height": 900})
     customer.goto(server.url + "/contact/demo/")
     fill_form(customer, email, "Paczka przyszła uszkodzona, w załączniku faktura. Proszę o wymianę kubka.")
-    customer.set_input_files("input[name=files]", files=[
+    customer.set_input_files("form input[type=file]", files=[
         {"name": "faktura-journey.pdf", "mimeType": "application/pdf", "buffer": real_pdf("Faktura journey")}])
     customer.get_by_role("button", name="Send message").click(no_wait_after=True)
     customer.wait_for_url(re.compile(r"/contact/demo/done/"), timeout=60_000)
