@@ -12,7 +12,7 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -23,7 +23,6 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from opiekun.contacts.portal import portal_contact_id
-from opiekun.conversations.attachments import blob_path
 from opiekun.conversations.models import ChannelKind, Message
 from opiekun.conversations.selectors import access_attachment, conversation_messages
 from opiekun.core import clock, ratelimit
@@ -33,6 +32,7 @@ from opiekun.inboxes.drivers.webform.driver import ALLOWED_TYPES
 from opiekun.inboxes.registry import drivers
 from opiekun.shops.access import access_shop_by_slug
 from opiekun.shops.models import Shop
+from opiekun.ui.downloads import attachment_download
 
 from .access import (
     SESSION_CONTACT,
@@ -296,19 +296,7 @@ def attachment(request: PortalRequest, attachment_id: int) -> HttpResponseBase:
         raise Http404() from None
     if found.message is None or not _customer_visible(found.message):
         raise Http404()
-    path = blob_path(found.sha256)
-    if not path.exists():
-        raise Http404()
-    response = FileResponse(
-        path.open("rb"),
-        as_attachment=True,
-        filename=found.filename,
-        content_type=found.mime_type or "application/octet-stream",
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return attachment_download(found)
 
 
 @require_POST
