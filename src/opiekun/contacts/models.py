@@ -48,6 +48,8 @@ class Identity(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("identity")
+        verbose_name_plural = _("identities")
         constraints = [
             models.UniqueConstraint(fields=["shop", "kind", "value"], name="identity_unique_per_shop_kind")
         ]
