@@ -24,12 +24,36 @@ TARGET_MS = 50.0
 SEARCH_TARGET_MS = 100.0
 
 
+def warm_cache(data_dir: str) -> float:
+    """Read the database into memory once, as a server that has been running would have it.
+
+    Without this, the first touch of an old conversation reads the disk (a freshly seeded 2 GB file is
+    not all in the page cache), and the figures measure the disk rather than the queries.
+    """
+    from django.db import connection
+
+    started = time.perf_counter()
+    if connection.vendor == "sqlite":
+        with open(Path(data_dir) / "opiekun.sqlite3", "rb") as f:
+            while f.read(16 << 20):
+                pass
+    elif connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
+            cursor.execute(
+                "SELECT pg_prewarm(c.oid, 'read') FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i') AND c.relname NOT LIKE 'pg_%'"
+            )
+    return time.perf_counter() - started
+
+
 def main(argv: list[str] | None = None) -> dict:  # type: ignore[type-arg]
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--only", default="", help="comma-separated name prefixes to run (default: all)")
+    parser.add_argument("--cold", action="store_true", help="do not pre-read the database into memory first")
     args = parser.parse_args(argv)
     setup_django(args.data_dir)
 
@@ -42,6 +66,7 @@ def main(argv: list[str] | None = None) -> dict:  # type: ignore[type-arg]
     from opiekun.conversations.search import search_messages
 
     agent = Agent.objects.select_related("shop").get(user__username=BENCH_AGENT)
+    warmed = warm_cache(args.data_dir) if not args.cold else 0.0
     rng = random.Random(args.seed)
     n = args.samples
     results: dict[str, dict] = {}  # type: ignore[type-arg]
@@ -175,7 +200,7 @@ def main(argv: list[str] | None = None) -> dict:  # type: ignore[type-arg]
             "kurier sąsiada",
         ],
         "search.pl.rare(hulajnoga)": ["hulajnogą", "ekspresem kawy", "materacu", "subskrypcji"],
-        "search.pl.prefix(rekla)": ["rekla", "przesył", "gwaran"],
+        "search.pl.prefix(rekla)": ["rekla", "przesył", "gwaran", "pacz", "zamó"],
         "search.ru.common(посылка)": ["посылку", "заказа", "доставки", "возврат"],
         "search.ru.rare": ["самокатом", "подписку", "матрасе"],
         "search.en.common(orders)": ["orders", "parcel", "refunds", "delivery"],
@@ -218,6 +243,7 @@ def main(argv: list[str] | None = None) -> dict:  # type: ignore[type-arg]
         "all_meet_target": not misses,
         "at": time.strftime("%Y-%m-%d %H:%M:%S"),
         "loadavg_end": [round(x, 2) for x in os.getloadavg()],
+        "cache": "cold" if args.cold else f"warm (database pre-read in {warmed:.1f} s)",
     }
     emit(out)
     return out

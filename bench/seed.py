@@ -431,6 +431,10 @@ def generate_chunk(k: int) -> dict:  # type: ignore[type-arg]
     if plan.vendor == "postgresql":
         out["copy"] = _copy_payloads(conversations, tags, messages, events, docs, search)
     else:
+        vocabulary: set[str] = set()
+        for _mid, shop_id, _internal, terms in docs:
+            vocabulary |= search.sqlite_vocabulary(shop_id, terms)
+        out["vocabulary"] = vocabulary
         out["rows"] = (
             conversations,
             tags,
@@ -826,6 +830,10 @@ class SqliteLoader:
         )
         self.rows("conversations_event", EVENT_COLS, events)
         self.db.executemany("INSERT INTO conversations_message_fts (rowid, terms) VALUES (?, ?)", docs)
+        self.db.executemany(
+            "INSERT OR IGNORE INTO conversations_message_vocab (term) VALUES (?)",
+            [(t,) for t in chunk["vocabulary"]],
+        )
 
     def commit(self) -> None:
         self.db.execute("COMMIT")

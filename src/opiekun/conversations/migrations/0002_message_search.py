@@ -18,6 +18,10 @@ def create(apps, schema_editor):
     vendor = schema_editor.connection.vendor
     if vendor == "sqlite":
         schema_editor.execute(SQLITE_CREATE)
+        # Also made by 0006 for databases that ran an earlier version of this migration.
+        schema_editor.execute(
+            "CREATE TABLE IF NOT EXISTS conversations_message_vocab (term TEXT PRIMARY KEY) WITHOUT ROWID"
+        )
     elif vendor == "postgresql":
         for sql in PG_CREATE:
             schema_editor.execute(sql)
@@ -33,6 +37,7 @@ def drop(apps, schema_editor):
     vendor = schema_editor.connection.vendor
     if vendor == "sqlite":
         schema_editor.execute("DROP TABLE IF EXISTS conversations_message_fts")
+        schema_editor.execute("DROP TABLE IF EXISTS conversations_message_vocab")
     elif vendor == "postgresql":
         schema_editor.execute("DROP TABLE IF EXISTS conversations_message_search")
 

@@ -273,3 +273,16 @@ def test_whole_words_come_before_prefix_matches_when_they_fill_the_page(shop):
     prefix_only = _inbound(conversation, "Adres zwrotny jest na stronie.")  # newer, matches "zwrot*" only
     assert _ids(search_messages(shop_id=shop.pk, query="zwrot", limit=1)) == [exact.pk]
     assert _ids(search_messages(shop_id=shop.pk, query="zwrot", limit=5)) == [prefix_only.pk, exact.pk]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("expansion_max", [64, 1])
+def test_prefix_finds_every_completion_expanded_or_not(shop, monkeypatch, expansion_max):
+    monkeypatch.setattr(search, "PREFIX_EXPANSION_MAX", expansion_max)  # 1: too many, FTS5 does the prefix
+    conversation = _conversation(shop)
+    first = _inbound(conversation, "Reklamacja butów.")
+    second = _inbound(conversation, "Reklamówka w paczce.")
+    _inbound(_conversation(shop), "Nic wspólnego.")
+    assert set(_ids(search_messages(shop_id=shop.pk, query="rekl"))) == {first.pk, second.pk}
+    _inbound(_conversation(factories.ShopFactory()), "Reklamacja w innym sklepie.")
+    assert set(_ids(search_messages(shop_id=shop.pk, query="rekl"))) == {first.pk, second.pk}
