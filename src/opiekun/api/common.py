@@ -11,7 +11,7 @@ from opiekun.agents.models import Agent, Team
 from opiekun.agents.selectors import access_agent, access_team
 from opiekun.contacts import normalise
 from opiekun.contacts.models import Identity
-from opiekun.contacts.services import Address
+from opiekun.contacts.normalise import Address
 from opiekun.core.errors import NotFound, ValidationFailed
 from opiekun.shops.models import Shop
 

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch
 
 from opiekun.agents.models import Agent
-from opiekun.contacts import normalise
-from opiekun.contacts.models import Contact, Identity
-from opiekun.contacts.services import Address
+from opiekun.contacts.models import Identity
+from opiekun.contacts.selectors import access_contact, contact_list, contact_owning  # noqa: F401 — re-exported
 from opiekun.conversations.models import Attachment, Conversation, Message
 from opiekun.conversations.selectors import SORTS, Filters, _quick_search, _view_q
 from opiekun.core import clock
@@ -25,63 +24,6 @@ from opiekun.shops.models import ApiToken, Shop
 def agent_for_user(user: Any) -> Agent | None:
     """The active user's agent profile with its shop (one query), or None for a user who is no agent."""
     return Agent.objects.select_related("shop").filter(user_id=user.pk, user__is_active=True).first()
-
-
-def _identities() -> Prefetch:
-    return Prefetch("identities", queryset=Identity.objects.order_by("-is_primary", "kind", "id"))
-
-
-def _contacts(shop_id: int) -> Any:
-    return (
-        Contact.objects.filter(shop_id=shop_id)
-        .select_related("caretaker", "backup_caretaker")
-        .prefetch_related(_identities())
-    )
-
-
-def contact_list(*, shop_id: int, q: str = "", limit: int = 50, offset: int = 0) -> list[Contact]:
-    """One page of the shop's contacts (merged ones left out), by name; 2 queries whatever the page size.
-
-    `q` matches part of the name or of any address; a phone number matches however it is typed.
-    """
-    qs = Contact.objects.filter(shop_id=shop_id, merged_into__isnull=True)
-    q = q.strip()
-    if q:
-        match = Q(name__icontains=q) | Q(identities__value__icontains=q.lower())
-        try:
-            match |= Q(identities__kind=Identity.Kind.PHONE, identities__value=normalise.phone(q))
-        except ValueError:
-            pass
-        ids = qs.filter(match).values("id")
-        qs = Contact.objects.filter(pk__in=ids)  # a subquery instead of DISTINCT keeps the ordering simple
-    qs = qs.select_related("caretaker", "backup_caretaker").prefetch_related(_identities())
-    return list(qs.order_by("name", "id")[offset : offset + limit])
-
-
-def access_contact(*, shop_id: int, contact_id: int) -> Contact:
-    """The shop's contact with its identities and caretakers, or NotFound."""
-    contact = _contacts(shop_id).filter(pk=contact_id).first()
-    if contact is None:
-        raise NotFound()
-    return contact
-
-
-def contact_owning(*, shop_id: int, addresses: list[Address]) -> Contact | None:
-    """The (surviving) contact that already owns one of `addresses`, or None."""
-    for address in addresses:
-        identity = (
-            Identity.objects.filter(shop_id=shop_id, kind=address.kind, value=address.value)
-            .select_related("contact")
-            .first()
-        )
-        if identity is not None:
-            contact = identity.contact
-            seen = {contact.pk}
-            while contact.merged_into_id is not None and contact.merged_into_id not in seen:
-                seen.add(contact.merged_into_id)
-                contact = Contact.objects.get(pk=contact.merged_into_id)
-            return contact
-    return None
 
 
 AGENT_VIEWS = ("mine", "my_customers")

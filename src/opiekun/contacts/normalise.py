@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import phonenumbers
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 DEFAULT_REGION = "PL"
+
+
+@dataclass(frozen=True)
+class Address:
+    """One normalised address of a contact on one channel (an Identity's kind and value)."""
+
+    kind: str
+    value: str
 
 
 def email(value: str) -> str:

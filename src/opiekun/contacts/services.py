@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from django.db import IntegrityError, transaction
 
 from opiekun.agents.models import Agent
 from opiekun.agents.services import audit_record
-from opiekun.core import clock
-from opiekun.core.errors import ValidationFailed
 from opiekun.conversations.models import Conversation, Event, Message
 from opiekun.conversations.timeline import event_append
+from opiekun.core.errors import ValidationFailed
 from opiekun.core.events import publish
 from opiekun.shops.models import Shop
 
 from . import normalise
 from .events import ContactChanged
 from .models import Contact, Identity
-
-
-@dataclass(frozen=True)
-class Address:
-    kind: str
-    value: str
+from .normalise import Address
+from .selectors import contact_owning
 
 
 def addresses_from(*, email: str = "", phone: str = "", chat_session: str = "", messenger_id: str = "") -> list[Address]:
@@ -51,7 +44,7 @@ def contact_identify(*, shop: Shop, addresses: list[Address], name: str = "", la
     """
     if not addresses:
         raise ValidationFailed("A contact needs at least one address.")
-    contact = _find(shop, addresses)
+    contact = contact_owning(shop_id=shop.pk, addresses=addresses)
     created = False
     if contact is None:
         with transaction.atomic():
@@ -75,20 +68,6 @@ def contact_identify(*, shop: Shop, addresses: list[Address], name: str = "", la
                 return owner.contact, False
     return contact, created
 
-
-def _find(shop: Shop, addresses: list[Address]) -> Contact | None:
-    for address in addresses:
-        identity = (
-            Identity.objects.select_related("contact")
-            .filter(shop=shop, kind=address.kind, value=address.value)
-            .first()
-        )
-        if identity is not None:
-            contact = identity.contact
-            while contact.merged_into_id is not None:  # follow merges to the surviving contact
-                contact = Contact.objects.get(pk=contact.merged_into_id)
-            return contact
-    return None
 
 
 def identity_add(*, contact: Contact, kind: str, value: str, actor: Agent | None = None) -> Identity:
@@ -196,30 +175,3 @@ def contact_merge(*, source: Contact, target: Contact, actor: Agent | None) -> C
 
 
 # --- Reads the agent desk needs (added with the desk; no contacts/selectors.py exists yet) ----------
-
-
-def access_contact(*, shop_id: int, contact_id: int) -> Contact:
-    """The shop's contact by id (with caretakers), or NotFound for a missing or another shop's id."""
-    from opiekun.core.errors import NotFound
-
-    contact = (Contact.objects.filter(shop_id=shop_id, pk=contact_id)
-               .select_related("caretaker", "backup_caretaker").first())
-    if contact is None:
-        raise NotFound()
-    return contact
-
-
-def contact_find_by_address(*, shop_id: int, value: str) -> Contact | None:
-    """The shop's contact owning an e-mail address or phone number (normalised), following merges."""
-    value = (value or "").strip()
-    if not value:
-        return None
-    try:
-        if "@" in value:
-            candidates = [Address(Identity.Kind.EMAIL, normalise.email(value))]
-        else:
-            candidates = [Address(Identity.Kind.PHONE, normalise.phone(value))]
-    except ValueError:
-        return None
-    shop = Shop.objects.filter(pk=shop_id).first()
-    return _find(shop, candidates) if shop else None

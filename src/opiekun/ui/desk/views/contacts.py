@@ -14,9 +14,8 @@ from django.views.decorators.http import require_GET, require_POST
 from opiekun.agents.models import Agent
 from opiekun.agents.selectors import access_agent, agents_of_shop
 from opiekun.contacts.models import Contact
+from opiekun.contacts.selectors import access_contact, contact_find_by_address
 from opiekun.contacts.services import (
-    access_contact,
-    contact_find_by_address,
     contact_merge,
     contact_set_caretaker,
 )
