@@ -32,8 +32,14 @@ import pytest
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's loop shares the test thread
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 DEMO_PASSWORD = "demo-pass-123"
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
@@ -51,8 +57,10 @@ class _Sink:
         self.mails: list[EmailMessage] = []
         self.lock = threading.Lock()
 
-    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
-        msg = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+        msg = email.message_from_bytes(
+            envelope.original_content or envelope.content, policy=email.policy.default
+        )
         with self.lock:
             self.mails.append(msg)  # type: ignore[arg-type]
         return "250 OK"
@@ -83,8 +91,15 @@ class Server:
         raise AssertionError(f"no matching mail within {timeout}s; got: {subjects}")
 
     def opiekun(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run([OPIEKUN, *args], env=self.env, capture_output=True, text=True, input=input,
-                              timeout=120, check=True)
+        return subprocess.run(
+            [OPIEKUN, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            input=input,
+            timeout=120,
+            check=True,
+        )
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -94,7 +109,9 @@ def _wait_http(url: str, process: subprocess.Popen, log_path: Path, timeout: flo
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"opiekun run exited with {process.returncode}:\n{log_path.read_text()[-4000:]}")
+            raise RuntimeError(
+                f"opiekun run exited with {process.returncode}:\n{log_path.read_text()[-4000:]}"
+            )
         try:
             with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 — loopback only
                 if response.status < 500:
@@ -115,7 +132,9 @@ def server() -> Iterator[Server]:
     data_dir = Path(tempfile.mkdtemp(prefix="opiekun-browser-"))
     port = free_port()
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("OPIEKUN_", "DATABASE_URL", "REDIS_URL"))},
+        **{
+            k: v for k, v in os.environ.items() if not k.startswith(("OPIEKUN_", "DATABASE_URL", "REDIS_URL"))
+        },
         "DJANGO_SETTINGS_MODULE": "opiekun.config.settings.dev",
         "OPIEKUN_DATA_DIR": str(data_dir),
         "OPIEKUN_HOST": "127.0.0.1",
@@ -132,9 +151,10 @@ def server() -> Iterator[Server]:
             controller.stop()
             raise RuntimeError(f"opiekun {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
     log_path = data_dir / "server.log"
-    log_file = open(log_path, "w")  # noqa: SIM115 — closed at teardown
-    process = subprocess.Popen([OPIEKUN, "run"], env=env, stdout=log_file, stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL)
+    log_file = open(log_path, "w")
+    process = subprocess.Popen(
+        [OPIEKUN, "run"], env=env, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_http(url + "/healthz", process, log_path)
@@ -172,7 +192,9 @@ def new_page(browser):  # type: ignore[no-untyped-def]
     contexts = []
 
     def make(viewport: dict | None = None, locale: str = "en-US", **kwargs):  # type: ignore[no-untyped-def]
-        context = browser.new_context(viewport=viewport or {"width": 1440, "height": 900}, locale=locale, **kwargs)
+        context = browser.new_context(
+            viewport=viewport or {"width": 1440, "height": 900}, locale=locale, **kwargs
+        )
         context.set_default_timeout(10_000)
         contexts.append(context)
         return context.new_page()

@@ -28,8 +28,16 @@ def test_form_to_live_desk_to_reply_to_portal(server, new_page, login):
     customer = new_page(viewport={"width": 1280, "height": 900})
     customer.goto(server.url + "/contact/demo/")
     fill_form(customer, email, "Paczka przyszła uszkodzona, w załączniku faktura. Proszę o wymianę kubka.")
-    customer.set_input_files("form input[type=file]", files=[
-        {"name": "faktura-journey.pdf", "mimeType": "application/pdf", "buffer": real_pdf("Faktura journey")}])
+    customer.set_input_files(
+        "form input[type=file]",
+        files=[
+            {
+                "name": "faktura-journey.pdf",
+                "mimeType": "application/pdf",
+                "buffer": real_pdf("Faktura journey"),
+            }
+        ],
+    )
     customer.get_by_role("button", name="Send message").click(no_wait_after=True)
     customer.wait_for_url(re.compile(r"/contact/demo/done/"), timeout=60_000)
     number = customer.locator(".case-number strong").inner_text().lstrip("#")
@@ -38,7 +46,9 @@ def test_form_to_live_desk_to_reply_to_portal(server, new_page, login):
     row = agent.locator(f"#conv-{number}")
     row.wait_for(timeout=15_000)
     assert agent.evaluate("document.querySelectorAll('#conversation-list .conv-item').length") == before + 1
-    assert agent.evaluate("performance.getEntriesByType('navigation').length") == 1  # same document, no reload
+    assert (
+        agent.evaluate("performance.getEntriesByType('navigation').length") == 1
+    )  # same document, no reload
     assert "Ewa Zielińska" in row.inner_text()
 
     row.click()

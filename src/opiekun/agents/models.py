@@ -17,7 +17,7 @@ class Agent(models.Model):
     shop = models.ForeignKey("shops.Shop", on_delete=models.CASCADE, related_name="agents")
     display_name = models.CharField(max_length=120)
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.AGENT)
-    languages = models.JSONField(default=list, blank=True, help_text=_("Language codes, e.g. [\"pl\", \"en\"]."))
+    languages = models.JSONField(default=list, blank=True, help_text=_('Language codes, e.g. ["pl", "en"].'))
     signature = models.TextField(blank=True)
     sender_email = models.EmailField(blank=True, help_text=_("Replies go out from this address when set."))
     capacity = models.PositiveIntegerField(
@@ -58,11 +58,13 @@ class Absence(models.Model):
         ordering = ["starts_at"]
         indexes = [models.Index(fields=["agent", "ends_at"])]
         constraints = [
-            models.CheckConstraint(condition=models.Q(ends_at__gt=models.F("starts_at")), name="absence_ends_after_start")
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gt=models.F("starts_at")), name="absence_ends_after_start"
+            )
         ]
 
     def __str__(self) -> str:
-        return f"{self.agent}: {self.starts_at:%Y-%m-%d} – {self.ends_at:%Y-%m-%d}"
+        return f"{self.agent}: {self.starts_at:%Y-%m-%d} – {self.ends_at:%Y-%m-%d}"  # noqa: RUF001 — a real dash
 
 
 class AuditLog(models.Model):
@@ -80,3 +82,6 @@ class AuditLog(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["shop", "object_type", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.object_type}:{self.object_id}"

@@ -18,7 +18,9 @@ class Contact(models.Model):
         "agents.Agent", null=True, blank=True, on_delete=models.SET_NULL, related_name="backup_contacts"
     )
     # After a merge the absorbed contact stays (for audit) pointing at the survivor.
-    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -44,7 +46,9 @@ class Identity(models.Model):
     kind = models.CharField(max_length=12, choices=Kind.choices)
     value = models.CharField(max_length=320, help_text=_("Normalised: lower-case e-mail, E.164 phone."))
     is_primary = models.BooleanField(default=False)
-    flagged = models.CharField(max_length=200, blank=True, help_text=_("Why this address is suspect (bounces)."))
+    flagged = models.CharField(
+        max_length=200, blank=True, help_text=_("Why this address is suspect (bounces).")
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -16,12 +16,15 @@ def _identities() -> Prefetch:
 
 
 def _contacts(shop_id: int) -> QuerySet[Contact]:
-    return (Contact.objects.filter(shop_id=shop_id).select_related("caretaker", "backup_caretaker")
-            .prefetch_related(_identities()))
+    return (
+        Contact.objects.filter(shop_id=shop_id)
+        .select_related("caretaker", "backup_caretaker")
+        .prefetch_related(_identities())
+    )
 
 
 def access_contact(*, shop_id: int, contact_id: int) -> Contact:
-    """The shop's contact with its identities and caretakers, or NotFound for a missing or another shop's id."""
+    """The shop's contact with identities and caretakers; NotFound for a missing or another shop's id."""
     contact = _contacts(shop_id).filter(pk=contact_id).first()
     if contact is None:
         raise NotFound()
@@ -50,8 +53,11 @@ def contact_list(*, shop_id: int, q: str = "", limit: int = 50, offset: int = 0)
 def contact_owning(*, shop_id: int, addresses: list[Address]) -> Contact | None:
     """The (surviving, after merges) contact of the shop that owns one of `addresses`, or None."""
     for address in addresses:
-        identity = (Identity.objects.filter(shop_id=shop_id, kind=address.kind, value=address.value)
-                    .select_related("contact").first())
+        identity = (
+            Identity.objects.filter(shop_id=shop_id, kind=address.kind, value=address.value)
+            .select_related("contact")
+            .first()
+        )
         if identity is not None:
             contact = identity.contact
             seen = {contact.pk}
@@ -68,8 +74,11 @@ def contact_find_by_address(*, shop_id: int, value: str) -> Contact | None:
     if not value:
         return None
     try:
-        kind, norm = ((Identity.Kind.EMAIL, normalise.email(value)) if "@" in value
-                      else (Identity.Kind.PHONE, normalise.phone(value)))
+        kind, norm = (
+            (Identity.Kind.EMAIL, normalise.email(value))
+            if "@" in value
+            else (Identity.Kind.PHONE, normalise.phone(value))
+        )
     except ValueError:
         return None
     return contact_owning(shop_id=shop_id, addresses=[Address(kind, norm)])

@@ -19,7 +19,9 @@ from .normalise import Address
 from .selectors import contact_owning
 
 
-def addresses_from(*, email: str = "", phone: str = "", chat_session: str = "", messenger_id: str = "") -> list[Address]:
+def addresses_from(
+    *, email: str = "", phone: str = "", chat_session: str = "", messenger_id: str = ""
+) -> list[Address]:
     """Normalised addresses; a malformed phone is dropped here (the caller keeps the raw text)."""
     found: list[Address] = []
     if email:
@@ -36,7 +38,9 @@ def addresses_from(*, email: str = "", phone: str = "", chat_session: str = "", 
     return found
 
 
-def contact_identify(*, shop: Shop, addresses: list[Address], name: str = "", language: str = "") -> tuple[Contact, bool]:
+def contact_identify(
+    *, shop: Shop, addresses: list[Address], name: str = "", language: str = ""
+) -> tuple[Contact, bool]:
     """Find the contact owning any of `addresses` in `shop`, or create one; add the addresses it lacks.
 
     Writes Contact/Identity rows. Safe under concurrency: the unique (shop, kind, value) constraint
@@ -57,17 +61,21 @@ def contact_identify(*, shop: Shop, addresses: list[Address], name: str = "", la
         try:
             with transaction.atomic():
                 Identity.objects.create(
-                    shop=shop, contact=contact, kind=address.kind, value=address.value,
+                    shop=shop,
+                    contact=contact,
+                    kind=address.kind,
+                    value=address.value,
                     is_primary=not contact.identities.filter(kind=address.kind).exists(),
                 )
         except IntegrityError:
-            owner = Identity.objects.select_related("contact").get(shop=shop, kind=address.kind, value=address.value)
+            owner = Identity.objects.select_related("contact").get(
+                shop=shop, kind=address.kind, value=address.value
+            )
             if created and owner.contact_id != contact.pk:
                 # Someone else created this address a moment ago: their contact is the customer.
                 contact.delete()
                 return owner.contact, False
     return contact, created
-
 
 
 def identity_add(*, contact: Contact, kind: str, value: str, actor: Agent | None = None) -> Identity:
@@ -86,18 +94,29 @@ def identity_add(*, contact: Contact, kind: str, value: str, actor: Agent | None
         raise ValidationFailed("Enter an address (at most 320 characters).", field="value")
     try:
         with transaction.atomic():
-            identity = Identity.objects.create(shop_id=contact.shop_id, contact=contact, kind=kind, value=value)
+            identity = Identity.objects.create(
+                shop_id=contact.shop_id, contact=contact, kind=kind, value=value
+            )
             if actor:
-                audit_record(actor=actor, action="identity.add", obj=contact, data={"kind": kind, "value": value})
+                audit_record(
+                    actor=actor, action="identity.add", obj=contact, data={"kind": kind, "value": value}
+                )
     except IntegrityError:
-        raise ValidationFailed("Another contact already has this address; merge the two contacts instead.",
-                               field="value") from None
+        raise ValidationFailed(
+            "Another contact already has this address; merge the two contacts instead.", field="value"
+        ) from None
     publish(ContactChanged(shop_id=contact.shop_id, contact_id=contact.pk))
     return identity
 
 
-def contact_update(*, contact: Contact, actor: Agent | None, name: str | None = None, language: str | None = None,
-                   notes: str | None = None) -> Contact:
+def contact_update(
+    *,
+    contact: Contact,
+    actor: Agent | None,
+    name: str | None = None,
+    language: str | None = None,
+    notes: str | None = None,
+) -> Contact:
     limits = {"name": 200, "language": 8, "notes": 20_000}
     changed = []
     for field, value in (("name", name), ("language", language), ("notes", notes)):
@@ -115,24 +134,37 @@ def contact_update(*, contact: Contact, actor: Agent | None, name: str | None = 
     return contact
 
 
-def contact_set_caretaker(*, contact: Contact, caretaker: Agent | None, backup: Agent | None,
-                          actor: Agent | None) -> Contact:
+def contact_set_caretaker(
+    *, contact: Contact, caretaker: Agent | None, backup: Agent | None, actor: Agent | None
+) -> Contact:
     """Name the contact's caretaker and backup (agents of the same shop, not the same person)."""
     for agent in (caretaker, backup):
         if agent is not None and agent.shop_id != contact.shop_id:
             raise ValidationFailed("The caretaker must be an agent of this shop.")
     if caretaker is not None and backup is not None and caretaker.pk == backup.pk:
-        raise ValidationFailed("The backup must be someone other than the caretaker.", field="backup_caretaker")
+        raise ValidationFailed(
+            "The backup must be someone other than the caretaker.", field="backup_caretaker"
+        )
     with transaction.atomic():
         contact.caretaker, contact.backup_caretaker = caretaker, backup
         contact.save(update_fields=["caretaker", "backup_caretaker"])
-        event_append(shop_id=contact.shop_id, contact=contact, kind="caretaker_set", actor=actor, data={
-            "caretaker": caretaker.display_name if caretaker else None,
-            "backup": backup.display_name if backup else None,
-        })
+        event_append(
+            shop_id=contact.shop_id,
+            contact=contact,
+            kind="caretaker_set",
+            actor=actor,
+            data={
+                "caretaker": caretaker.display_name if caretaker else None,
+                "backup": backup.display_name if backup else None,
+            },
+        )
         if actor:
-            audit_record(actor=actor, action="contact.caretaker", obj=contact,
-                         data={"caretaker": caretaker and caretaker.pk, "backup": backup and backup.pk})
+            audit_record(
+                actor=actor,
+                action="contact.caretaker",
+                obj=contact,
+                data={"caretaker": caretaker and caretaker.pk, "backup": backup and backup.pk},
+            )
     publish(ContactChanged(shop_id=contact.shop_id, contact_id=contact.pk))
     return contact
 
@@ -166,8 +198,13 @@ def contact_merge(*, source: Contact, target: Contact, actor: Agent | None) -> C
             target.save(update_fields=fields)
         source.merged_into = target
         source.save(update_fields=["merged_into"])
-        event_append(shop_id=target.shop_id, contact=target, kind="contact_merged", actor=actor,
-                     data={"from_contact": source.pk, "from_name": source.name})
+        event_append(
+            shop_id=target.shop_id,
+            contact=target,
+            kind="contact_merged",
+            actor=actor,
+            data={"from_contact": source.pk, "from_name": source.name},
+        )
         if actor:
             audit_record(actor=actor, action="contact.merge", obj=target, data={"source": source.pk})
     publish(ContactChanged(shop_id=target.shop_id, contact_id=target.pk))

@@ -48,8 +48,11 @@ def build_outbound(message: Message) -> OutboundMessage:
     agent = message.author_agent
     identities = {i.kind: i.value for i in contact.identities.order_by("-is_primary", "id")[::-1]}
     token = portal_token(contact)
-    portal_url = settings.OPIEKUN_PUBLIC_URL + reverse("portal:enter", kwargs={"token": token}) + \
-        f"?next={conversation.number}"
+    portal_url = (
+        settings.OPIEKUN_PUBLIC_URL
+        + reverse("portal:enter", kwargs={"token": token})
+        + f"?next={conversation.number}"
+    )
     return OutboundMessage(
         message_id=message.pk,
         conversation_number=conversation.number,
@@ -66,15 +69,20 @@ def build_outbound(message: Message) -> OutboundMessage:
         portal_url=portal_url,
         shop_name=shop.name,
         language=contact.language or conversation.language or shop.default_language,
-        attachments=tuple(OutboundAttachment(a.filename, a.mime_type, blob_path(a.sha256))
-                          for a in message.attachments.all()),
+        attachments=tuple(
+            OutboundAttachment(a.filename, a.mime_type, blob_path(a.sha256))
+            for a in message.attachments.all()
+        ),
     )
 
 
 def deliver(message_id: int) -> DeliveryResult | None:
     """One delivery attempt; returns the result, or None when there was nothing to do."""
-    message = (Message.objects.select_related("conversation__contact", "conversation__shop", "author_agent",
-                                              "inbox").filter(pk=message_id).first())
+    message = (
+        Message.objects.select_related("conversation__contact", "conversation__shop", "author_agent", "inbox")
+        .filter(pk=message_id)
+        .first()
+    )
     if message is None or message.is_internal or message.delivery_status != Message.Delivery.QUEUED:
         return None
     # The message's channel picks the driver: a web-form case answered by SMS goes out as SMS.

@@ -10,7 +10,11 @@ class Inbox(models.Model):
     kind = models.CharField(max_length=12)
     name = models.CharField(max_length=100)
     team = models.ForeignKey(
-        "agents.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="inboxes",
+        "agents.Team",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="inboxes",
         help_text="The queue new conversations fall into when no caretaker takes them.",
     )
     # Per-kind settings, validated by the driver's Config; secrets live apart and never in logs/API.

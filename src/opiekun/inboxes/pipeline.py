@@ -32,10 +32,16 @@ from .models import Inbox
 
 log = logging.getLogger(__name__)
 
-CREATED, APPENDED, DUPLICATE, AUTO_REPLY, REJECTED = "created", "appended", "duplicate", "auto_reply", "rejected"
+CREATED, APPENDED, DUPLICATE, AUTO_REPLY, REJECTED = (
+    "created",
+    "appended",
+    "duplicate",
+    "auto_reply",
+    "rejected",
+)
 
 
-class Stop(Exception):  # noqa: N818 — a control-flow signal, not an error
+class Stop(Exception):
     def __init__(self, outcome: str, reason: str = "") -> None:
         super().__init__(reason or outcome)
         self.outcome = outcome
@@ -70,13 +76,16 @@ class Result:
 
 
 def verify(ctx: Context) -> None:
-    """The transport verified authenticity (driver.verify); here: the inbox accepts and the content is sane."""
+    """The transport verified authenticity (driver.verify); here: the inbox is on and the content sane."""
     if not ctx.inbox.is_active:
         raise Stop(REJECTED, "This inbox is switched off.")
     if not ctx.message.text.strip() and not ctx.message.attachments:
         raise ValidationFailed("The message is empty.", field="message")
-    ctx.files = check_files(((a.filename, a.content) for a in ctx.message.attachments),
-                            allowed_types=ctx.allowed_types, max_files=ctx.max_files)
+    ctx.files = check_files(
+        ((a.filename, a.content) for a in ctx.message.attachments),
+        allowed_types=ctx.allowed_types,
+        max_files=ctx.max_files,
+    )
     if ctx.message.logged_by_agent_id is not None:
         ctx.logged_by = Agent.objects.filter(pk=ctx.message.logged_by_agent_id, shop=ctx.shop).first()
         if ctx.logged_by is None:
@@ -84,14 +93,19 @@ def verify(ctx: Context) -> None:
 
 
 def deduplicate(ctx: Context) -> None:
-    """A message already stored under this inbox's external id is a duplicate (the constraint decides races)."""
-    if ctx.message.external_id and Message.objects.filter(inbox=ctx.inbox, external_id=ctx.message.external_id).exists():
+    """A message already stored under this external id is a duplicate (the constraint decides races)."""
+    if (
+        ctx.message.external_id
+        and Message.objects.filter(inbox=ctx.inbox, external_id=ctx.message.external_id).exists()
+    ):
         raise Stop(DUPLICATE)
 
 
 _AUTO_SUBJECT = re.compile(
     r"^\s*(auto(matic)?[ -]?reply|out of (the )?office|autoreply|automatyczna odpowied[zź]|nieobecno[sś][cć]|"
-    r"автоответ|автоматический ответ|вне офиса)", re.IGNORECASE)
+    r"автоответ|автоматический ответ|вне офиса)",
+    re.IGNORECASE,
+)
 
 
 def guard_loops(ctx: Context) -> None:
@@ -107,14 +121,19 @@ def identify_contact(ctx: Context) -> None:
             raise Stop(REJECTED, "Unknown contact.")
         return
     try:
-        addresses = contacts.addresses_from(email=sender.email, phone=sender.phone, chat_session=sender.chat_session,
-                                            messenger_id=sender.messenger_id)
+        addresses = contacts.addresses_from(
+            email=sender.email,
+            phone=sender.phone,
+            chat_session=sender.chat_session,
+            messenger_id=sender.messenger_id,
+        )
     except ValueError as exc:
         raise ValidationFailed(str(exc), field="email") from None
     if not addresses:
         raise ValidationFailed("We need an address to answer you.", field="email")
-    ctx.contact, _ = contacts.contact_identify(shop=ctx.shop, addresses=addresses, name=sender.name,
-                                               language=ctx.message.language)
+    ctx.contact, _ = contacts.contact_identify(
+        shop=ctx.shop, addresses=addresses, name=sender.name, language=ctx.message.language
+    )
 
 
 def thread(ctx: Context) -> None:
@@ -123,8 +142,9 @@ def thread(ctx: Context) -> None:
     conversation_id = ctx.message.conversation_id
     if conversation_id is not None:
         assert ctx.contact is not None
-        ctx.conversation = Conversation.objects.filter(pk=conversation_id, shop=ctx.shop,
-                                                       contact=ctx.contact).first()
+        ctx.conversation = Conversation.objects.filter(
+            pk=conversation_id, shop=ctx.shop, contact=ctx.contact
+        ).first()
         if ctx.conversation is None:
             raise Stop(REJECTED, "Unknown conversation.")
         if ctx.conversation.merged_into_id:
@@ -152,18 +172,34 @@ def store(ctx: Context) -> Result:
         if created:
             subject = msg.subject or _subject_from(msg.text)
             ctx.conversation = conversations.conversation_create(
-                shop=ctx.shop, contact=ctx.contact, subject=subject, inbox=ctx.inbox, route=ctx.route,
-                order_ref=msg.order_ref, language=msg.language, at=at,
+                shop=ctx.shop,
+                contact=ctx.contact,
+                subject=subject,
+                inbox=ctx.inbox,
+                route=ctx.route,
+                order_ref=msg.order_ref,
+                language=msg.language,
+                at=at,
             )
         elif msg.order_ref and ctx.conversation is not None and not ctx.conversation.order_ref:
-            conversations.conversation_link_order(conversation=ctx.conversation, order_ref=msg.order_ref, actor=None)
+            conversations.conversation_link_order(
+                conversation=ctx.conversation, order_ref=msg.order_ref, actor=None
+            )
         assert ctx.conversation is not None
         message = conversations.message_record_inbound(
-            conversation=ctx.conversation, channel=ctx.inbox.kind, inbox=ctx.inbox, text=msg.text,
-            html=msg.html, external_id=msg.external_id,
-            author_contact=ctx.contact if msg.direction == "in" else None, files=ctx.files,
-            meta={**msg.meta, **({"auto_reply": True} if ctx.is_auto_reply else {})}, at=at,
-            direction=msg.direction, logged_by=ctx.logged_by, count_for_sla=not ctx.is_auto_reply,
+            conversation=ctx.conversation,
+            channel=ctx.inbox.kind,
+            inbox=ctx.inbox,
+            text=msg.text,
+            html=msg.html,
+            external_id=msg.external_id,
+            author_contact=ctx.contact if msg.direction == "in" else None,
+            files=ctx.files,
+            meta={**msg.meta, **({"auto_reply": True} if ctx.is_auto_reply else {})},
+            at=at,
+            direction=msg.direction,
+            logged_by=ctx.logged_by,
+            count_for_sla=not ctx.is_auto_reply,
         )
         Inbox.objects.filter(pk=ctx.inbox.pk).update(last_activity_at=at)
     return Result(CREATED if created else APPENDED, ctx.conversation, message, ctx.contact)
@@ -174,8 +210,13 @@ def _subject_from(text: str) -> str:
     return first[:80] + ("…" if len(first) > 80 else "")
 
 
-def process(*, inbox: Inbox, message: InboundMessage, allowed_types: list[str] | None = None,
-            max_files: int | None = None) -> Result:
+def process(
+    *,
+    inbox: Inbox,
+    message: InboundMessage,
+    allowed_types: list[str] | None = None,
+    max_files: int | None = None,
+) -> Result:
     """Run every step in order and store the message; a Stop ends the run with its outcome.
 
     ValidationFailed propagates (the form/API shows it as a field error); nothing is stored then.
@@ -188,7 +229,9 @@ def process(*, inbox: Inbox, message: InboundMessage, allowed_types: list[str] |
     except Stop as stop:
         return Result(stop.outcome, ctx.conversation, None, ctx.contact, stop.reason)
     except IntegrityError:
-        if message.external_id and Message.objects.filter(inbox=inbox, external_id=message.external_id).exists():
+        if (
+            message.external_id
+            and Message.objects.filter(inbox=inbox, external_id=message.external_id).exists()
+        ):
             return Result(DUPLICATE, ctx.conversation, None, ctx.contact)
         raise
-

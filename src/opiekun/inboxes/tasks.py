@@ -13,7 +13,9 @@ from . import delivery
 def deliver_message(message_id: int) -> None:
     result = delivery.deliver(message_id)
     if result is not None and not result.ok and result.transient:
-        attempts = Message.objects.filter(pk=message_id).values_list("delivery_attempts", flat=True).first() or 1
+        attempts = (
+            Message.objects.filter(pk=message_id).values_list("delivery_attempts", flat=True).first() or 1
+        )
         deliver_message.schedule((message_id,), delay=delivery.retry_delay(attempts))
 
 

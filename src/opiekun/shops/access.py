@@ -23,8 +23,13 @@ def access_shop_by_slug(slug: str) -> Shop:
 def api_token_create(*, shop: Shop, name: str, created_by=None) -> tuple[ApiToken, str]:  # type: ignore[no-untyped-def]
     """A new token; the returned key is shown once and never stored in clear."""
     key = "opk_" + secrets.token_urlsafe(32)
-    token = ApiToken.objects.create(shop=shop, name=name, prefix=key[:12],
-                                    key_sha256=hashlib.sha256(key.encode()).hexdigest(), created_by=created_by)
+    token = ApiToken.objects.create(
+        shop=shop,
+        name=name,
+        prefix=key[:12],
+        key_sha256=hashlib.sha256(key.encode()).hexdigest(),
+        created_by=created_by,
+    )
     return token, key
 
 
@@ -33,7 +38,9 @@ def api_token_authenticate(key: str) -> ApiToken | None:
     if not key or not key.startswith("opk_"):
         return None
     digest = hashlib.sha256(key.encode()).hexdigest()
-    token = ApiToken.objects.select_related("shop").filter(Q(key_sha256=digest), revoked_at__isnull=True).first()
+    token = (
+        ApiToken.objects.select_related("shop").filter(Q(key_sha256=digest), revoked_at__isnull=True).first()
+    )
     if token is not None and secrets.compare_digest(token.key_sha256, digest):
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=clock.now())
         return token

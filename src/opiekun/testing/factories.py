@@ -13,7 +13,7 @@ from opiekun.core import clock
 from opiekun.inboxes.models import Inbox
 from opiekun.shops.models import Shop
 
-PASSWORD = "correct-horse-battery"
+PASSWORD = "correct-horse-battery"  # noqa: S105 — test fixtures only
 
 
 class ShopFactory(factory.django.DjangoModelFactory):
@@ -82,8 +82,9 @@ class ContactFactory(factory.django.DjangoModelFactory):
     def email(self, create, extracted, **kwargs):  # type: ignore[no-untyped-def]
         value = extracted or f"customer{self.pk}@example.org"
         if create:
-            Identity.objects.create(shop=self.shop, contact=self, kind=Identity.Kind.EMAIL, value=value,
-                                    is_primary=True)
+            Identity.objects.create(
+                shop=self.shop, contact=self, kind=Identity.Kind.EMAIL, value=value, is_primary=True
+            )
 
 
 class ConversationFactory(factory.django.DjangoModelFactory):

@@ -173,7 +173,9 @@ if REDIS_URL:
         "consumer": {"workers": 2, "worker_type": "thread"},
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 500}}}
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 500}}
+    }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "opiekun"}}
     HUEY = {
         "huey_class": "huey.SqliteHuey",

@@ -29,12 +29,17 @@ def test_unparseable_phone_is_dropped_from_addresses_not_fatal():
 
 @pytest.mark.django_db
 def test_identify_adds_new_addresses_to_the_known_contact(shop):
-    first, created = contact_identify(shop=shop, addresses=addresses_from(email="jan@example.org"), name="Jan")
-    again, created_again = contact_identify(shop=shop, addresses=addresses_from(email="jan@example.org",
-                                                                                 phone="601234567"))
+    first, created = contact_identify(
+        shop=shop, addresses=addresses_from(email="jan@example.org"), name="Jan"
+    )
+    again, created_again = contact_identify(
+        shop=shop, addresses=addresses_from(email="jan@example.org", phone="601234567")
+    )
     assert created and not created_again and first == again
-    assert set(first.identities.values_list("kind", "value")) == {("email", "jan@example.org"),
-                                                                  ("phone", "+48601234567")}
+    assert set(first.identities.values_list("kind", "value")) == {
+        ("email", "jan@example.org"),
+        ("phone", "+48601234567"),
+    }
 
 
 @pytest.mark.django_db
@@ -55,8 +60,12 @@ def test_identity_owned_by_another_contact_is_refused(shop):
 
 @pytest.mark.django_db
 def test_merge_keeps_all_history(shop, inbox, agent):
-    one = pipeline.process(inbox=inbox, message=InboundMessage(sender=SenderHints(email="jan@example.org"), text="a"))
-    two = pipeline.process(inbox=inbox, message=InboundMessage(sender=SenderHints(phone="601234567"), text="b"))
+    one = pipeline.process(
+        inbox=inbox, message=InboundMessage(sender=SenderHints(email="jan@example.org"), text="a")
+    )
+    two = pipeline.process(
+        inbox=inbox, message=InboundMessage(sender=SenderHints(phone="601234567"), text="b")
+    )
     source, target = two.contact, one.contact
     contact_set_caretaker(contact=source, caretaker=agent, backup=None, actor=agent)
     contact_merge(source=source, target=target, actor=agent)
@@ -69,7 +78,9 @@ def test_merge_keeps_all_history(shop, inbox, agent):
     assert Event.objects.filter(contact=target, kind="contact_merged").exists()
     assert not Event.objects.filter(contact=source).exists()
     # New mail from the absorbed address lands on the survivor.
-    later = pipeline.process(inbox=inbox, message=InboundMessage(sender=SenderHints(phone="+48 601 234 567"), text="c"))
+    later = pipeline.process(
+        inbox=inbox, message=InboundMessage(sender=SenderHints(phone="+48 601 234 567"), text="c")
+    )
     assert later.contact == target
 
 

@@ -112,8 +112,14 @@ def test_first_agent_who_replies_becomes_caretaker(inbox, agent):
 def test_customer_reply_reopens_a_resolved_case(inbox, agent):
     result = pipeline.process(inbox=inbox, message=inbound())
     Conversation.objects.filter(pk=result.conversation.pk).update(status=Status.RESOLVED)
-    again = pipeline.process(inbox=inbox, message=InboundMessage(
-        sender=SenderHints(contact_id=result.contact.pk), text="Still not here", conversation_id=result.conversation.pk))
+    again = pipeline.process(
+        inbox=inbox,
+        message=InboundMessage(
+            sender=SenderHints(contact_id=result.contact.pk),
+            text="Still not here",
+            conversation_id=result.conversation.pk,
+        ),
+    )
     assert again.outcome == pipeline.APPENDED
     assert Conversation.objects.get(pk=result.conversation.pk).status == Status.OPEN
 
@@ -122,7 +128,11 @@ def test_customer_reply_reopens_a_resolved_case(inbox, agent):
 def test_a_conversation_of_another_contact_cannot_be_joined(inbox):
     mine = pipeline.process(inbox=inbox, message=inbound())
     other = pipeline.process(inbox=inbox, message=inbound(email="eve@example.org"))
-    result = pipeline.process(inbox=inbox, message=InboundMessage(
-        sender=SenderHints(contact_id=other.contact.pk), text="hi", conversation_id=mine.conversation.pk))
+    result = pipeline.process(
+        inbox=inbox,
+        message=InboundMessage(
+            sender=SenderHints(contact_id=other.contact.pk), text="hi", conversation_id=mine.conversation.pk
+        ),
+    )
     assert result.outcome == pipeline.REJECTED
     assert mine.conversation.messages.count() == 1

@@ -43,7 +43,9 @@ class NoteDriver:
                 subject=payload.get("subject", ""),
                 text=payload["text"],
                 attachments=tuple(
-                    InboundAttachment(filename=f["filename"], content=f["content"], declared_type=f.get("content_type", ""))
+                    InboundAttachment(
+                        filename=f["filename"], content=f["content"], declared_type=f.get("content_type", "")
+                    )
                     for f in payload.get("files", ())
                 ),
                 conversation_id=payload.get("conversation_id"),

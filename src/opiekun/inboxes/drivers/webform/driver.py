@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import smtplib
-import socket
 from email.utils import make_msgid
 from typing import Any, ClassVar
 
@@ -46,7 +45,9 @@ class WebformDriver:
     def parse_inbound(self, payload: Any) -> list[InboundMessage]:
         """`payload` is the cleaned form: name, email, phone, order_ref, message, files, language."""
         files = tuple(
-            InboundAttachment(filename=f["filename"], content=f["content"], declared_type=f.get("content_type", ""))
+            InboundAttachment(
+                filename=f["filename"], content=f["content"], declared_type=f.get("content_type", "")
+            )
             for f in payload.get("files", ())
         )
         return [
@@ -97,7 +98,7 @@ class WebformDriver:
         except smtplib.SMTPResponseException as exc:
             text = f"SMTP {exc.smtp_code}: {exc.smtp_error!r}"
             return DeliveryResult.retry(text) if 400 <= exc.smtp_code < 500 else DeliveryResult.failed(text)
-        except (OSError, socket.timeout, smtplib.SMTPException) as exc:
+        except (TimeoutError, OSError, smtplib.SMTPException) as exc:
             return DeliveryResult.retry(f"Mail server unreachable: {exc.__class__.__name__}")
         return DeliveryResult.sent(mail.extra_headers.get("Message-ID", ""))
 
