@@ -47,8 +47,13 @@ def safe_filename(name: str) -> str:
     return name[:200] or "attachment"
 
 
-def check_files(files: Iterable[tuple[str, bytes]], *, allowed_types: Iterable[str] | None,
-                max_bytes: int | None = None, max_files: int | None = None) -> list[CheckedFile]:
+def check_files(
+    files: Iterable[tuple[str, bytes]],
+    *,
+    allowed_types: Iterable[str] | None,
+    max_bytes: int | None = None,
+    max_files: int | None = None,
+) -> list[CheckedFile]:
     """Validate every file before anything is stored; ValidationFailed names the first bad one."""
     files = list(files)
     max_bytes = max_bytes or settings.OPIEKUN_UPLOAD_MAX_BYTES
@@ -71,7 +76,8 @@ def check_files(files: Iterable[tuple[str, bytes]], *, allowed_types: Iterable[s
         if allowed is not None and mime not in allowed:
             kinds = ", ".join(sorted(_LABELS.get(t, t) for t in allowed))
             raise ValidationFailed(
-                _("%(name)s is not an allowed file type (allowed: %(kinds)s).") % {"name": filename, "kinds": kinds},
+                _("%(name)s is not an allowed file type (allowed: %(kinds)s).")
+                % {"name": filename, "kinds": kinds},
                 field="files",
             )
         checked.append(CheckedFile(filename=filename, content=content, mime_type=mime))
@@ -101,14 +107,22 @@ def blob_store(content: bytes) -> str:
     return digest
 
 
-def attachments_store(*, message: Message, files: Iterable[CheckedFile], content_ids: dict[str, str] | None = None
-                      ) -> list[Attachment]:
+def attachments_store(
+    *, message: Message, files: Iterable[CheckedFile], content_ids: dict[str, str] | None = None
+) -> list[Attachment]:
     """Store checked files on `message` (bytes on disk first, then the rows)."""
     rows = []
     for f in files:
         digest = blob_store(f.content)
-        rows.append(Attachment(
-            shop_id=message.shop_id, message=message, sha256=digest, filename=f.filename, mime_type=f.mime_type,
-            size=len(f.content), content_id=(content_ids or {}).get(f.filename, ""),
-        ))
+        rows.append(
+            Attachment(
+                shop_id=message.shop_id,
+                message=message,
+                sha256=digest,
+                filename=f.filename,
+                mime_type=f.mime_type,
+                size=len(f.content),
+                content_id=(content_ids or {}).get(f.filename, ""),
+            )
+        )
     return Attachment.objects.bulk_create(rows) if rows else []

@@ -28,7 +28,8 @@ WARM_LANGUAGES = ("pl", "ru", "en")
 
 def cache_dir() -> Path:
     base = os.environ.get("OPIEKUN_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "opiekun")
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "opiekun"
+    )
     return Path(base) / "simplemma" / SIMPLEMMA_VERSION
 
 

@@ -59,10 +59,18 @@ class Conversation(models.Model):
     priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
     contact = models.ForeignKey("contacts.Contact", on_delete=models.PROTECT, related_name="conversations")
     assignee = models.ForeignKey(
-        "agents.Agent", null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_conversations"
+        "agents.Agent",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_conversations",
     )
-    team = models.ForeignKey("agents.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    inbox = models.ForeignKey("inboxes.Inbox", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    team = models.ForeignKey(
+        "agents.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    inbox = models.ForeignKey(
+        "inboxes.Inbox", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     tags = models.ManyToManyField(Tag, blank=True, related_name="conversations")
     order_ref = models.CharField(max_length=64, blank=True)
     language = models.CharField(max_length=8, blank=True)
@@ -76,14 +84,22 @@ class Conversation(models.Model):
     resolved_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     message_count = models.PositiveIntegerField(default=0)
-    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    follow_up_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    follow_up_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["shop", "number"], name="conversation_number_per_shop")]
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "number"], name="conversation_number_per_shop")
+        ]
         indexes = [
             models.Index(fields=["shop", "status", "-last_message_at"], name="conv_shop_status_recent"),
-            models.Index(fields=["shop", "assignee", "status", "-last_message_at"], name="conv_assignee_recent"),
+            models.Index(
+                fields=["shop", "assignee", "status", "-last_message_at"], name="conv_assignee_recent"
+            ),
             models.Index(fields=["shop", "team", "status", "-last_message_at"], name="conv_team_recent"),
             models.Index(fields=["shop", "status", "sla_due_at"], name="conv_sla_due"),
             models.Index(fields=["contact", "-last_message_at"], name="conv_contact_recent"),
@@ -91,23 +107,43 @@ class Conversation(models.Model):
             # Partial indexes for the inbox views (bench/desk_queries.py): open cases are a few % of the
             # table, so these stay small and give each view its rows already in list order — no sort of
             # every open case, and "resolved" never sorts the whole history.
-            models.Index(fields=["shop", "-last_message_at", "-id"],
-                         condition=models.Q(status__in=OPEN_STATUSES), name="conv_open_recent"),
-            models.Index(fields=["shop", "assignee", "-last_message_at", "-id"],
-                         condition=models.Q(status__in=OPEN_STATUSES), name="conv_open_assignee"),
-            models.Index(fields=["shop", "team", "-last_message_at", "-id"],
-                         condition=models.Q(status__in=OPEN_STATUSES), name="conv_open_team"),
-            models.Index(fields=["shop", "-last_message_at", "-id"],
-                         condition=models.Q(status__in=(Status.RESOLVED, Status.CLOSED),
-                                            merged_into__isnull=True), name="conv_done_recent"),
+            models.Index(
+                fields=["shop", "-last_message_at", "-id"],
+                condition=models.Q(status__in=OPEN_STATUSES),
+                name="conv_open_recent",
+            ),
+            models.Index(
+                fields=["shop", "assignee", "-last_message_at", "-id"],
+                condition=models.Q(status__in=OPEN_STATUSES),
+                name="conv_open_assignee",
+            ),
+            models.Index(
+                fields=["shop", "team", "-last_message_at", "-id"],
+                condition=models.Q(status__in=OPEN_STATUSES),
+                name="conv_open_team",
+            ),
+            models.Index(
+                fields=["shop", "-last_message_at", "-id"],
+                condition=models.Q(status__in=(Status.RESOLVED, Status.CLOSED), merged_into__isnull=True),
+                name="conv_done_recent",
+            ),
             # Covers shop_counts: in contact order, so the caretaker lookups it joins walk contacts in order.
-            models.Index(fields=["shop", "contact", "assignee", "team", "status"],
-                         condition=models.Q(status__in=OPEN_STATUSES), name="conv_open_contact"),
+            models.Index(
+                fields=["shop", "contact", "assignee", "team", "status"],
+                condition=models.Q(status__in=OPEN_STATUSES),
+                name="conv_open_contact",
+            ),
             # The "SLA at risk" view, newest first or most urgent first (a backlog can be thousands).
-            models.Index(fields=["shop", "-last_message_at", "-id"],
-                         condition=models.Q(status__in=SLA_STATUSES), name="conv_sla_recent"),
-            models.Index(fields=["shop", "sla_due_at", "-id"],
-                         condition=models.Q(status__in=SLA_STATUSES), name="conv_sla_order"),
+            models.Index(
+                fields=["shop", "-last_message_at", "-id"],
+                condition=models.Q(status__in=SLA_STATUSES),
+                name="conv_sla_recent",
+            ),
+            models.Index(
+                fields=["shop", "sla_due_at", "-id"],
+                condition=models.Q(status__in=SLA_STATUSES),
+                name="conv_sla_order",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -133,17 +169,25 @@ class Message(models.Model):
     shop = models.ForeignKey("shops.Shop", on_delete=models.CASCADE, related_name="+")
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
     direction = models.CharField(max_length=3, choices=Direction.choices)
-    is_internal = models.BooleanField(default=False, help_text=_("An internal note: never sent to the customer."))
+    is_internal = models.BooleanField(
+        default=False, help_text=_("An internal note: never sent to the customer.")
+    )
     channel = models.CharField(max_length=12, choices=ChannelKind.choices)
-    inbox = models.ForeignKey("inboxes.Inbox", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    author_agent = models.ForeignKey("agents.Agent", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    inbox = models.ForeignKey(
+        "inboxes.Inbox", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    author_agent = models.ForeignKey(
+        "agents.Agent", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     author_contact = models.ForeignKey(
         "contacts.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     text = models.TextField(blank=True)
     html = models.TextField(blank=True, help_text=_("Sanitised HTML body, when the channel carries HTML."))
     external_id = models.CharField(max_length=255, null=True, blank=True)
-    delivery_status = models.CharField(max_length=10, choices=Delivery.choices, default=Delivery.NONE, blank=True)
+    delivery_status = models.CharField(
+        max_length=10, choices=Delivery.choices, default=Delivery.NONE, blank=True
+    )
     delivery_error = models.CharField(max_length=500, blank=True)
     delivery_attempts = models.PositiveSmallIntegerField(default=0)
     provider_id = models.CharField(max_length=255, blank=True)
@@ -170,7 +214,9 @@ class Attachment(models.Model):
     """A file on a message; the bytes live once on disk under their SHA-256 (content-addressed)."""
 
     shop = models.ForeignKey("shops.Shop", on_delete=models.CASCADE, related_name="+")
-    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.CASCADE, related_name="attachments")
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.CASCADE, related_name="attachments"
+    )
     sha256 = models.CharField(max_length=64, db_index=True)
     filename = models.CharField(max_length=255)
     mime_type = models.CharField(max_length=100)
@@ -189,9 +235,13 @@ class Event(models.Model):
     conversation = models.ForeignKey(
         Conversation, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
     )
-    contact = models.ForeignKey("contacts.Contact", null=True, blank=True, on_delete=models.CASCADE, related_name="events")
+    contact = models.ForeignKey(
+        "contacts.Contact", null=True, blank=True, on_delete=models.CASCADE, related_name="events"
+    )
     kind = models.CharField(max_length=40)
-    actor = models.ForeignKey("agents.Agent", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        "agents.Agent", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(db_index=True)
 
@@ -207,7 +257,7 @@ class Event(models.Model):
 
 
 class Macro(models.Model):
-    """A canned reply; `body` may use {{ contact.first_name }}, {{ conversation.number }}, {{ agent.name }}…"""
+    """A canned reply; `body` may use {{ contact.first_name }}, {{ conversation.number }}…"""
 
     shop = models.ForeignKey("shops.Shop", on_delete=models.CASCADE, related_name="macros")
     name = models.CharField(max_length=100)

@@ -28,8 +28,12 @@ def agent_has_room(agent: Agent) -> bool:
 
 
 def agent_can_take(agent: Agent | None, at: dt.datetime) -> bool:
-    return (agent is not None and agent.user.is_active and not agent_is_absent(agent=agent, at=at)
-            and agent_has_room(agent))
+    return (
+        agent is not None
+        and agent.user.is_active
+        and not agent_is_absent(agent=agent, at=at)
+        and agent_has_room(agent)
+    )
 
 
 def route_new_conversation(*, contact: Any, team: Team | None, at: dt.datetime | None = None) -> Route:

@@ -300,7 +300,7 @@ def _match_ids_postgresql(shop_id: int, parsed: ParsedQuery, limit: int, include
             cursor.execute(
                 f"SELECT message_id FROM {PG_TABLE} WHERE terms @@ %s::tsquery {internal} {window}"
                 f"ORDER BY message_id + 0 DESC LIMIT %s",
-                [*params, limit - len(ids)],
+                [*params, limit - len(ids)],  # type: ignore[list-item]
             )
             ids += [row[0] for row in cursor.fetchall()]
             if len(ids) >= limit or lower is None:

@@ -17,15 +17,23 @@ from django.db.models import BooleanField, F, Func, Prefetch, Q, QuerySet
 from opiekun.agents.models import Agent
 from opiekun.core import clock
 from opiekun.core.errors import NotFound
-from opiekun.core.events import subscribe
 
 from .events import ConversationChanged
 from .models import OPEN_STATUSES, SLA_STATUSES, Attachment, Conversation, Event, Macro, Message, Status
 
 SLA_RISK_WINDOW = dt.timedelta(hours=1)
 
-VIEWS = ("mine", "my_customers", "unassigned", "open", "pending_customer", "pending_internal", "sla_risk",
-         "resolved", "all")
+VIEWS = (
+    "mine",
+    "my_customers",
+    "unassigned",
+    "open",
+    "pending_customer",
+    "pending_internal",
+    "sla_risk",
+    "resolved",
+    "all",
+)
 SORTS: dict[str, tuple] = {  # type: ignore[type-arg]
     "recent": ("-last_message_at", "-id"),
     "oldest": ("last_message_at", "id"),
@@ -99,10 +107,14 @@ def _view_q(agent: Agent, view: str, team_id: int | None, now: dt.datetime) -> Q
     raise NotFound("Unknown view.")
 
 
-def conversation_list(*, agent: Agent, filters: Filters, limit: int = 50, offset: int = 0) -> list[Conversation]:
+def conversation_list(
+    *, agent: Agent, filters: Filters, limit: int = 50, offset: int = 0
+) -> list[Conversation]:
     """One page of an inbox view, newest activity first by default; 3 queries whatever the page size."""
     now = clock.now()
-    qs = Conversation.objects.filter(shop_id=agent.shop_id).filter(_view_q(agent, filters.view, filters.team_id, now))
+    qs = Conversation.objects.filter(shop_id=agent.shop_id).filter(
+        _view_q(agent, filters.view, filters.team_id, now)
+    )
     if filters.status:
         qs = qs.filter(status=filters.status)
     if filters.priority is not None:
@@ -117,8 +129,9 @@ def conversation_list(*, agent: Agent, filters: Filters, limit: int = 50, offset
         qs = _quick_search(qs, filters.q)
     qs = qs.order_by(*SORTS.get(filters.sort, SORTS["recent"]))  # type: ignore[arg-type]
     return list(
-        qs.select_related("contact", "assignee", "team", "inbox")
-        .prefetch_related("tags")[offset: offset + limit]
+        qs.select_related("contact", "assignee", "team", "inbox").prefetch_related("tags")[
+            offset : offset + limit
+        ]
     )
 
 
@@ -129,8 +142,9 @@ def _quick_search(qs: QuerySet[Conversation], q: str) -> QuerySet[Conversation]:
     # ASCII digits only ("²".isdigit() is true) and within the column's range.
     if digits.isascii() and digits.isdigit() and len(digits) <= 18:
         return qs.filter(number=int(digits))
-    return qs.filter(Q(subject__icontains=q) | Q(contact__name__icontains=q) | Q(contact__identities__value__icontains=q)
-                     ).distinct()
+    return qs.filter(
+        Q(subject__icontains=q) | Q(contact__name__icontains=q) | Q(contact__identities__value__icontains=q)
+    ).distinct()
 
 
 @dataclass
@@ -147,8 +161,18 @@ class ViewCounts:
     teams: dict[int, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, int]:
-        data = {k: getattr(self, k) for k in ("mine", "my_customers", "unassigned", "open", "pending_customer",
-                                                "pending_internal", "sla_risk")}
+        data = {
+            k: getattr(self, k)
+            for k in (
+                "mine",
+                "my_customers",
+                "unassigned",
+                "open",
+                "pending_customer",
+                "pending_internal",
+                "sla_risk",
+            )
+        }
         data.update({f"team_{k}": v for k, v in self.teams.items()})
         return data
 
@@ -160,7 +184,9 @@ class ShopCounts:
     Computed once per change and pushed to every desk (never re-queried by each socket).
     """
 
-    rows: tuple[tuple[int | None, int | None, int | None, str, int], ...]  # assignee, team, caretaker, status, n
+    rows: tuple[
+        tuple[int | None, int | None, int | None, str, int], ...
+    ]  # assignee, team, caretaker, status, n
     sla_risk: int
 
     def for_agent(self, agent_id: int) -> ViewCounts:
@@ -197,7 +223,8 @@ def shop_counts(*, shop_id: int) -> ShopCounts:
         .order_by()
     )
     sla = Conversation.objects.filter(
-        shop_id=shop_id, status__in=SLA_STATUSES,
+        shop_id=shop_id,
+        status__in=SLA_STATUSES,
         sla_due_at__lte=now + SLA_RISK_WINDOW,
     ).count()
     counts = ShopCounts(rows=tuple((*key, n) for key, n in rows.items()), sla_risk=sla)
@@ -240,11 +267,9 @@ def shop_counts_cached(*, shop_id: int) -> ShopCounts:
     return shop_counts(shop_id=shop_id)
 
 
-def _forget_on_change(event: ConversationChanged) -> None:
+def forget_counts_on_change(event: ConversationChanged) -> None:
+    """Subscriber (wired in ConversationsConfig.ready): any list-visible change outdates the counts."""
     counts_forget(event.shop_id)
-
-
-subscribe(ConversationChanged, _forget_on_change)
 
 
 def view_counts(*, agent: Agent, cached: bool = False) -> ViewCounts:
@@ -253,10 +278,13 @@ def view_counts(*, agent: Agent, cached: bool = False) -> ViewCounts:
     return counts.for_agent(agent.pk)
 
 
-def access_conversation(*, agent: Agent, number: int | None = None, conversation_id: int | None = None) -> Conversation:
+def access_conversation(
+    *, agent: Agent, number: int | None = None, conversation_id: int | None = None
+) -> Conversation:
     """The agent's shop's conversation by number or id, or NotFound."""
     qs = Conversation.objects.filter(shop_id=agent.shop_id).select_related(
-        "contact", "contact__caretaker", "contact__backup_caretaker", "assignee", "team", "inbox", "shop")
+        "contact", "contact__caretaker", "contact__backup_caretaker", "assignee", "team", "inbox", "shop"
+    )
     if number is not None:
         qs = qs.filter(number=number)
     elif conversation_id is not None:
@@ -271,7 +299,8 @@ def access_conversation(*, agent: Agent, number: int | None = None, conversation
 
 def conversation_messages(*, conversation: Conversation, include_internal: bool = True) -> list[Message]:
     qs = conversation.messages.select_related("author_agent", "author_contact").prefetch_related(
-        Prefetch("attachments", queryset=Attachment.objects.order_by("id")))
+        Prefetch("attachments", queryset=Attachment.objects.order_by("id"))
+    )
     if not include_internal:
         qs = qs.filter(is_internal=False)
     return list(qs.order_by("created_at", "id"))
@@ -288,24 +317,36 @@ class TimelineEntry:
 
 def contact_timeline(*, shop_id: int, contact_id: int, limit: int = 100) -> list[TimelineEntry]:
     """The customer's whole story across conversations and channels, newest first."""
-    messages = (Message.objects.filter(shop_id=shop_id, conversation__contact_id=contact_id)
-                .select_related("author_agent", "conversation").order_by("-created_at", "-id")[:limit])
-    events = (Event.objects.filter(shop_id=shop_id, contact_id=contact_id).select_related("actor", "conversation")
-              .order_by("-created_at", "-id")[:limit])
+    messages = (
+        Message.objects.filter(shop_id=shop_id, conversation__contact_id=contact_id)
+        .select_related("author_agent", "conversation")
+        .order_by("-created_at", "-id")[:limit]
+    )
+    events = (
+        Event.objects.filter(shop_id=shop_id, contact_id=contact_id)
+        .select_related("actor", "conversation")
+        .order_by("-created_at", "-id")[:limit]
+    )
     entries = [TimelineEntry(m.created_at, "message", m.conversation.number, message=m) for m in messages]
-    entries += [TimelineEntry(e.created_at, "event", e.conversation.number if e.conversation else None, event=e)
-                for e in events]
+    entries += [
+        TimelineEntry(e.created_at, "event", e.conversation.number if e.conversation else None, event=e)
+        for e in events
+    ]
     entries.sort(key=lambda e: e.at, reverse=True)
     return entries[:limit]
 
 
 def contact_conversations(*, shop_id: int, contact_id: int, limit: int = 50) -> list[Conversation]:
-    return list(Conversation.objects.filter(shop_id=shop_id, contact_id=contact_id, merged_into__isnull=True)
-                .select_related("assignee", "inbox").order_by("-last_message_at")[:limit])
+    return list(
+        Conversation.objects.filter(shop_id=shop_id, contact_id=contact_id, merged_into__isnull=True)
+        .select_related("assignee", "inbox")
+        .order_by("-last_message_at")[:limit]
+    )
 
 
-def access_attachment(*, shop_id: int, attachment_id: int, contact_id: int | None = None,
-                      include_internal: bool = True) -> Attachment:
+def access_attachment(
+    *, shop_id: int, attachment_id: int, contact_id: int | None = None, include_internal: bool = True
+) -> Attachment:
     """An attachment of this shop (and, for the portal, of this contact's public messages), or NotFound."""
     qs = Attachment.objects.filter(shop_id=shop_id, pk=attachment_id).select_related("message")
     if contact_id is not None:
@@ -346,7 +387,9 @@ def conversation_snippets(*, conversation_ids: list[int], length: int = 160) -> 
 
     if not conversation_ids:
         return {}
-    last = Message.objects.filter(conversation=OuterRef("pk"), is_internal=False).order_by("-created_at", "-id")
+    last = Message.objects.filter(conversation=OuterRef("pk"), is_internal=False).order_by(
+        "-created_at", "-id"
+    )
     rows = (
         Conversation.objects.filter(pk__in=conversation_ids)
         .annotate(

@@ -31,7 +31,13 @@ MAX_TEXT = 100_000
 
 # Which statuses an agent may move a conversation to from each status.
 TRANSITIONS: dict[str, set[str]] = {
-    Status.NEW: {Status.OPEN, Status.PENDING_CUSTOMER, Status.PENDING_INTERNAL, Status.RESOLVED, Status.CLOSED},
+    Status.NEW: {
+        Status.OPEN,
+        Status.PENDING_CUSTOMER,
+        Status.PENDING_INTERNAL,
+        Status.RESOLVED,
+        Status.CLOSED,
+    },
     Status.OPEN: {Status.PENDING_CUSTOMER, Status.PENDING_INTERNAL, Status.RESOLVED, Status.CLOSED},
     Status.PENDING_CUSTOMER: {Status.OPEN, Status.PENDING_INTERNAL, Status.RESOLVED, Status.CLOSED},
     Status.PENDING_INTERNAL: {Status.OPEN, Status.PENDING_CUSTOMER, Status.RESOLVED, Status.CLOSED},
@@ -51,35 +57,74 @@ def _sla_due(shop: Shop, since: dt.datetime) -> dt.datetime:
     return since + dt.timedelta(minutes=shop.sla_first_response_minutes)
 
 
-def conversation_create(*, shop: Shop, contact: Any, subject: str = "", inbox: Any = None, route: Route | None = None,
-                        order_ref: str = "", language: str = "", at: dt.datetime | None = None,
-                        follow_up_of: Conversation | None = None) -> Conversation:
+def conversation_create(
+    *,
+    shop: Shop,
+    contact: Any,
+    subject: str = "",
+    inbox: Any = None,
+    route: Route | None = None,
+    order_ref: str = "",
+    language: str = "",
+    at: dt.datetime | None = None,
+    follow_up_of: Conversation | None = None,
+) -> Conversation:
     """A new case with the next per-shop number, routed per `route` (assignee/team)."""
     at = at or clock.now()
     with transaction.atomic():
         conversation = Conversation.objects.create(
-            shop=shop, number=_next_number(shop.pk), subject=subject.strip()[:300], contact=contact, inbox=inbox,
-            assignee=route.assignee if route else None, team=route.team if route else None,
-            order_ref=order_ref.strip()[:64], language=language, created_at=at, updated_at=at, last_message_at=at,
+            shop=shop,
+            number=_next_number(shop.pk),
+            subject=subject.strip()[:300],
+            contact=contact,
+            inbox=inbox,
+            assignee=route.assignee if route else None,
+            team=route.team if route else None,
+            order_ref=order_ref.strip()[:64],
+            language=language,
+            created_at=at,
+            updated_at=at,
+            last_message_at=at,
             follow_up_of=follow_up_of,
         )
-        event_append(shop_id=shop.pk, conversation=conversation, kind="conversation_created", data={
-            "number": conversation.number, "channel": getattr(inbox, "kind", ""),
-            "routed": route.reason if route else "", "assignee": route.assignee.display_name
-            if route and route.assignee else None,
-        })
+        event_append(
+            shop_id=shop.pk,
+            conversation=conversation,
+            kind="conversation_created",
+            data={
+                "number": conversation.number,
+                "channel": getattr(inbox, "kind", ""),
+                "routed": route.reason if route else "",
+                "assignee": route.assignee.display_name if route and route.assignee else None,
+            },
+        )
         if follow_up_of is not None:
-            event_append(shop_id=shop.pk, conversation=follow_up_of, kind="follow_up_opened",
-                         data={"number": conversation.number})
+            event_append(
+                shop_id=shop.pk,
+                conversation=follow_up_of,
+                kind="follow_up_opened",
+                data={"number": conversation.number},
+            )
         publish(ConversationChanged(shop_id=shop.pk, conversation_id=conversation.pk, what="created"))
     return conversation
 
 
-def message_record_inbound(*, conversation: Conversation, channel: str, text: str, inbox: Any = None, html: str = "",
-                           external_id: str | None = None, author_contact: Any = None,
-                           files: Iterable[CheckedFile] = (), meta: dict[str, Any] | None = None,
-                           at: dt.datetime | None = None, direction: str = Message.Direction.INBOUND,
-                           logged_by: Agent | None = None, count_for_sla: bool = True) -> Message:
+def message_record_inbound(
+    *,
+    conversation: Conversation,
+    channel: str,
+    text: str,
+    inbox: Any = None,
+    html: str = "",
+    external_id: str | None = None,
+    author_contact: Any = None,
+    files: Iterable[CheckedFile] = (),
+    meta: dict[str, Any] | None = None,
+    at: dt.datetime | None = None,
+    direction: str = Message.Direction.INBOUND,
+    logged_by: Agent | None = None,
+    count_for_sla: bool = True,
+) -> Message:
     """Store a customer's message on `conversation`; reopen it and start the SLA clock if needed.
 
     The (inbox, external_id) unique constraint makes a re-delivered message fail with IntegrityError,
@@ -90,13 +135,28 @@ def message_record_inbound(*, conversation: Conversation, channel: str, text: st
         raise ValidationFailed("The message is too long.", field="text")
     with transaction.atomic():
         message = Message.objects.create(
-            shop_id=conversation.shop_id, conversation=conversation, direction=direction, channel=channel,
-            inbox=inbox, author_contact=author_contact, author_agent=logged_by, text=text, html=html,
-            external_id=external_id, meta=meta or {}, created_at=at,
+            shop_id=conversation.shop_id,
+            conversation=conversation,
+            direction=direction,
+            channel=channel,
+            inbox=inbox,
+            author_contact=author_contact,
+            author_agent=logged_by,
+            text=text,
+            html=html,
+            external_id=external_id,
+            meta=meta or {},
+            created_at=at,
         )
         attachments_store(message=message, files=files)
-        search_index_message(message, language=conversation.language or getattr(author_contact, "language", ""))
-        updates: dict[str, Any] = {"last_message_at": at, "updated_at": at, "message_count": F("message_count") + 1}
+        search_index_message(
+            message, language=conversation.language or getattr(author_contact, "language", "")
+        )
+        updates: dict[str, Any] = {
+            "last_message_at": at,
+            "updated_at": at,
+            "message_count": F("message_count") + 1,
+        }
         reopened = False
         if direction == Message.Direction.INBOUND and count_for_sla:
             if conversation.status in (Status.PENDING_CUSTOMER, Status.RESOLVED, Status.CLOSED):
@@ -108,17 +168,38 @@ def message_record_inbound(*, conversation: Conversation, channel: str, text: st
         Conversation.objects.filter(pk=conversation.pk).update(**updates)
         conversation.refresh_from_db()
         if reopened:
-            event_append(shop_id=conversation.shop_id, conversation=conversation, kind="reopened",
-                         data={"by": "customer"})
-        publish(MessageCreated(shop_id=conversation.shop_id, conversation_id=conversation.pk, message_id=message.pk,
-                               direction=direction, is_internal=False))
-        publish(ConversationChanged(shop_id=conversation.shop_id, conversation_id=conversation.pk, what="message"))
+            event_append(
+                shop_id=conversation.shop_id,
+                conversation=conversation,
+                kind="reopened",
+                data={"by": "customer"},
+            )
+        publish(
+            MessageCreated(
+                shop_id=conversation.shop_id,
+                conversation_id=conversation.pk,
+                message_id=message.pk,
+                direction=direction,
+                is_internal=False,
+            )
+        )
+        publish(
+            ConversationChanged(shop_id=conversation.shop_id, conversation_id=conversation.pk, what="message")
+        )
     return message
 
 
-def message_send(*, conversation: Conversation, agent: Agent, text: str, channel: str | None = None,
-                 inbox: Any = None, files: Iterable[CheckedFile] = (), status_after: str | None = Status.PENDING_CUSTOMER,
-                 ip: str | None = None) -> Message:
+def message_send(
+    *,
+    conversation: Conversation,
+    agent: Agent,
+    text: str,
+    channel: str | None = None,
+    inbox: Any = None,
+    files: Iterable[CheckedFile] = (),
+    status_after: str | None = Status.PENDING_CUSTOMER,
+    ip: str | None = None,
+) -> Message:
     """Queue a public reply from `agent`; the channel's delivery task sends it and records the status.
 
     Stamps the first response, stops the SLA clock, assigns the case to the agent when unassigned and
@@ -132,19 +213,32 @@ def message_send(*, conversation: Conversation, agent: Agent, text: str, channel
     _check_same_shop(conversation, agent)
     # A reply may leave the case in any working state (not back to "new"); a closed case stays closed.
     if status_after is not None and (status_after not in Status.values or status_after == Status.NEW):
-        raise ValidationFailed("The conversation cannot move to that status after the reply.", field="status_after")
+        raise ValidationFailed(
+            "The conversation cannot move to that status after the reply.", field="status_after"
+        )
     channel = channel or _reply_channel(conversation)
     now = clock.now()
     with transaction.atomic():
         message = Message.objects.create(
-            shop_id=conversation.shop_id, conversation=conversation, direction=Message.Direction.OUTBOUND,
-            channel=channel, inbox=inbox or _inbox_of_kind(conversation, channel), author_agent=agent, text=text,
-            delivery_status=Message.Delivery.QUEUED, created_at=now,
+            shop_id=conversation.shop_id,
+            conversation=conversation,
+            direction=Message.Direction.OUTBOUND,
+            channel=channel,
+            inbox=inbox or _inbox_of_kind(conversation, channel),
+            author_agent=agent,
+            text=text,
+            delivery_status=Message.Delivery.QUEUED,
+            created_at=now,
         )
         attachments_store(message=message, files=files)
         search_index_message(message, language=conversation.language)
-        updates: dict[str, Any] = {"last_message_at": now, "updated_at": now, "message_count": F("message_count") + 1,
-                                   "waiting_since": None, "sla_due_at": None}
+        updates: dict[str, Any] = {
+            "last_message_at": now,
+            "updated_at": now,
+            "message_count": F("message_count") + 1,
+            "waiting_since": None,
+            "sla_due_at": None,
+        }
         if conversation.first_response_at is None:
             updates["first_response_at"] = now
         if conversation.assignee_id is None:
@@ -160,18 +254,40 @@ def message_send(*, conversation: Conversation, agent: Agent, text: str, channel
         if contact.caretaker_id is None and shop.caretaker_on_first_reply:
             contact.caretaker = agent
             contact.save(update_fields=["caretaker"])
-            event_append(shop_id=shop.pk, contact=contact, kind="caretaker_set", actor=agent,
-                         data={"caretaker": agent.display_name, "reason": "first_reply"})
-        audit_record(actor=agent, action="message.send", obj=conversation, data={"message": message.pk}, ip=ip)
-        publish(MessageCreated(shop_id=conversation.shop_id, conversation_id=conversation.pk, message_id=message.pk,
-                               direction=Message.Direction.OUTBOUND, is_internal=False))
-        publish(ConversationChanged(shop_id=conversation.shop_id, conversation_id=conversation.pk, what="message"))
+            event_append(
+                shop_id=shop.pk,
+                contact=contact,
+                kind="caretaker_set",
+                actor=agent,
+                data={"caretaker": agent.display_name, "reason": "first_reply"},
+            )
+        audit_record(
+            actor=agent, action="message.send", obj=conversation, data={"message": message.pk}, ip=ip
+        )
+        publish(
+            MessageCreated(
+                shop_id=conversation.shop_id,
+                conversation_id=conversation.pk,
+                message_id=message.pk,
+                direction=Message.Direction.OUTBOUND,
+                is_internal=False,
+            )
+        )
+        publish(
+            ConversationChanged(shop_id=conversation.shop_id, conversation_id=conversation.pk, what="message")
+        )
         publish(OutboundQueued(shop_id=conversation.shop_id, message_id=message.pk))
     return message
 
 
-def note_add(*, conversation: Conversation, agent: Agent, text: str, files: Iterable[CheckedFile] = (),
-             ip: str | None = None) -> Message:
+def note_add(
+    *,
+    conversation: Conversation,
+    agent: Agent,
+    text: str,
+    files: Iterable[CheckedFile] = (),
+    ip: str | None = None,
+) -> Message:
     """An internal note: visible to agents only, never handed to a driver."""
     text = (text or "").strip()
     if not text:
@@ -182,23 +298,43 @@ def note_add(*, conversation: Conversation, agent: Agent, text: str, files: Iter
     now = clock.now()
     with transaction.atomic():
         message = Message.objects.create(
-            shop_id=conversation.shop_id, conversation=conversation, direction=Message.Direction.OUTBOUND,
-            is_internal=True, channel=ChannelKind.NOTE, author_agent=agent, text=text, created_at=now,
+            shop_id=conversation.shop_id,
+            conversation=conversation,
+            direction=Message.Direction.OUTBOUND,
+            is_internal=True,
+            channel=ChannelKind.NOTE,
+            author_agent=agent,
+            text=text,
+            created_at=now,
         )
         attachments_store(message=message, files=files)
         search_index_message(message, language=conversation.language)
-        Conversation.objects.filter(pk=conversation.pk).update(updated_at=now, message_count=F("message_count") + 1)
+        Conversation.objects.filter(pk=conversation.pk).update(
+            updated_at=now, message_count=F("message_count") + 1
+        )
         audit_record(actor=agent, action="note.add", obj=conversation, data={"message": message.pk}, ip=ip)
-        publish(MessageCreated(shop_id=conversation.shop_id, conversation_id=conversation.pk, message_id=message.pk,
-                               direction=Message.Direction.OUTBOUND, is_internal=True))
+        publish(
+            MessageCreated(
+                shop_id=conversation.shop_id,
+                conversation_id=conversation.pk,
+                message_id=message.pk,
+                direction=Message.Direction.OUTBOUND,
+                is_internal=True,
+            )
+        )
     return message
 
 
 def _reply_channel(conversation: Conversation) -> str:
     """Answer on the channel the customer last wrote on; a case made only of logged contacts (calls,
     letters) is answered like the contact form: by e-mail with a link to the portal."""
-    last = (conversation.messages.filter(direction=Message.Direction.INBOUND, is_internal=False)
-            .exclude(channel=ChannelKind.NOTE).order_by("-created_at", "-id").values_list("channel", flat=True).first())
+    last = (
+        conversation.messages.filter(direction=Message.Direction.INBOUND, is_internal=False)
+        .exclude(channel=ChannelKind.NOTE)
+        .order_by("-created_at", "-id")
+        .values_list("channel", flat=True)
+        .first()
+    )
     if last:
         return last
     inbox = conversation.inbox
@@ -217,9 +353,16 @@ def _check_same_shop(conversation: Conversation, agent: Agent | None) -> None:
         raise ValidationFailed("This conversation belongs to another shop.")
 
 
-def conversation_assign(*, conversation: Conversation, agent: Agent | None, actor: Agent | None,
-                        team: Team | None = None, set_team: bool = False, note: str = "", ip: str | None = None
-                        ) -> Conversation:
+def conversation_assign(
+    *,
+    conversation: Conversation,
+    agent: Agent | None,
+    actor: Agent | None,
+    team: Team | None = None,
+    set_team: bool = False,
+    note: str = "",
+    ip: str | None = None,
+) -> Conversation:
     """Give the case to `agent` (None: back to the queue); optionally move it to `team` as well."""
     _check_same_shop(conversation, agent)
     if team is not None and team.shop_id != conversation.shop_id:
@@ -239,28 +382,47 @@ def conversation_assign(*, conversation: Conversation, agent: Agent | None, acto
             changes["status"] = Status.OPEN
         conversation.updated_at = clock.now()
         conversation.save(update_fields=[*changes.keys(), "updated_at"])
-        event_append(shop_id=conversation.shop_id, conversation=conversation, kind="assigned", actor=actor, data={
-            "assignee": agent.display_name if agent else None,
-            **({"team": team.name if team else None} if "team" in changes else {}),
-            **({"note": note} if note else {}),
-        })
+        event_append(
+            shop_id=conversation.shop_id,
+            conversation=conversation,
+            kind="assigned",
+            actor=actor,
+            data={
+                "assignee": agent.display_name if agent else None,
+                **({"team": team.name if team else None} if "team" in changes else {}),
+                **({"note": note} if note else {}),
+            },
+        )
         if actor:
-            audit_record(actor=actor, action="conversation.assign", obj=conversation,
-                         data={"assignee": agent.pk if agent else None}, ip=ip)
-        publish(ConversationChanged(shop_id=conversation.shop_id, conversation_id=conversation.pk, what="assigned"))
+            audit_record(
+                actor=actor,
+                action="conversation.assign",
+                obj=conversation,
+                data={"assignee": agent.pk if agent else None},
+                ip=ip,
+            )
+        publish(
+            ConversationChanged(
+                shop_id=conversation.shop_id, conversation_id=conversation.pk, what="assigned"
+            )
+        )
     return conversation
 
 
-def conversation_set_status(*, conversation: Conversation, status: str, actor: Agent | None,
-                            ip: str | None = None) -> Conversation:
+def conversation_set_status(
+    *, conversation: Conversation, status: str, actor: Agent | None, ip: str | None = None
+) -> Conversation:
     """Move along the status machine; resolved/closed stamp their times, reopening clears them."""
     if status not in Status.values:
         raise ValidationFailed(f"Unknown status {status!r}.", field="status")
     if status == conversation.status:
         return conversation
     if status not in TRANSITIONS[conversation.status]:
-        raise ValidationFailed(f"A {conversation.get_status_display().lower()} conversation cannot become "
-                               f"{Status(status).label.lower()}.", field="status")
+        raise ValidationFailed(
+            f"A {conversation.get_status_display().lower()} conversation cannot become "
+            f"{Status(status).label.lower()}.",
+            field="status",
+        )
     _check_same_shop(conversation, actor)
     now = clock.now()
     old = conversation.status
@@ -282,16 +444,30 @@ def conversation_set_status(*, conversation: Conversation, status: str, actor: A
             conversation.waiting_since = conversation.sla_due_at = None
             fields += ["waiting_since", "sla_due_at"]
         conversation.save(update_fields=fields)
-        event_append(shop_id=conversation.shop_id, conversation=conversation, kind="status_changed", actor=actor,
-                     data={"from": old, "to": status})
+        event_append(
+            shop_id=conversation.shop_id,
+            conversation=conversation,
+            kind="status_changed",
+            actor=actor,
+            data={"from": old, "to": status},
+        )
         if actor:
-            audit_record(actor=actor, action="conversation.status", obj=conversation, data={"from": old, "to": status},
-                         ip=ip)
-        publish(ConversationChanged(shop_id=conversation.shop_id, conversation_id=conversation.pk, what="status"))
+            audit_record(
+                actor=actor,
+                action="conversation.status",
+                obj=conversation,
+                data={"from": old, "to": status},
+                ip=ip,
+            )
+        publish(
+            ConversationChanged(shop_id=conversation.shop_id, conversation_id=conversation.pk, what="status")
+        )
     return conversation
 
 
-def conversation_set_priority(*, conversation: Conversation, priority: int, actor: Agent | None) -> Conversation:
+def conversation_set_priority(
+    *, conversation: Conversation, priority: int, actor: Agent | None
+) -> Conversation:
     if priority not in Priority.values:
         raise ValidationFailed("Unknown priority.", field="priority")
     if priority != conversation.priority:
@@ -300,16 +476,28 @@ def conversation_set_priority(*, conversation: Conversation, priority: int, acto
             conversation.priority = priority
             conversation.updated_at = clock.now()
             conversation.save(update_fields=["priority", "updated_at"])
-            event_append(shop_id=conversation.shop_id, conversation=conversation, kind="priority_changed",
-                         actor=actor, data={"from": old, "to": priority})
+            event_append(
+                shop_id=conversation.shop_id,
+                conversation=conversation,
+                kind="priority_changed",
+                actor=actor,
+                data={"from": old, "to": priority},
+            )
             if actor:
-                audit_record(actor=actor, action="conversation.priority", obj=conversation, data={"to": priority})
-            publish(ConversationChanged(shop_id=conversation.shop_id, conversation_id=conversation.pk, what="priority"))
+                audit_record(
+                    actor=actor, action="conversation.priority", obj=conversation, data={"to": priority}
+                )
+            publish(
+                ConversationChanged(
+                    shop_id=conversation.shop_id, conversation_id=conversation.pk, what="priority"
+                )
+            )
     return conversation
 
 
-def conversation_tag(*, conversation: Conversation, add: Iterable[str] = (), remove: Iterable[str] = (),
-                     actor: Agent | None) -> Conversation:
+def conversation_tag(
+    *, conversation: Conversation, add: Iterable[str] = (), remove: Iterable[str] = (), actor: Agent | None
+) -> Conversation:
     """Add/remove tags by name (created in the shop on first use, trimmed, lower-cased)."""
     add_names = {n.strip().lower()[:50] for n in add if n.strip()}
     remove_names = {n.strip().lower() for n in remove if n.strip()}
@@ -320,21 +508,41 @@ def conversation_tag(*, conversation: Conversation, add: Iterable[str] = (), rem
         if remove_names:
             conversation.tags.remove(*Tag.objects.filter(shop_id=conversation.shop_id, name__in=remove_names))
         if add_names or remove_names:
-            event_append(shop_id=conversation.shop_id, conversation=conversation, kind="tags_changed", actor=actor,
-                         data={"added": sorted(add_names), "removed": sorted(remove_names)})
-            publish(ConversationChanged(shop_id=conversation.shop_id, conversation_id=conversation.pk, what="tags"))
+            event_append(
+                shop_id=conversation.shop_id,
+                conversation=conversation,
+                kind="tags_changed",
+                actor=actor,
+                data={"added": sorted(add_names), "removed": sorted(remove_names)},
+            )
+            publish(
+                ConversationChanged(
+                    shop_id=conversation.shop_id, conversation_id=conversation.pk, what="tags"
+                )
+            )
     return conversation
 
 
-def conversation_link_order(*, conversation: Conversation, order_ref: str, actor: Agent | None) -> Conversation:
+def conversation_link_order(
+    *, conversation: Conversation, order_ref: str, actor: Agent | None
+) -> Conversation:
     order_ref = order_ref.strip()[:64]
     if order_ref != conversation.order_ref:
         with transaction.atomic():
             conversation.order_ref = order_ref
             conversation.save(update_fields=["order_ref"])
-            event_append(shop_id=conversation.shop_id, conversation=conversation, kind="order_linked", actor=actor,
-                         data={"order_ref": order_ref})
-            publish(ConversationChanged(shop_id=conversation.shop_id, conversation_id=conversation.pk, what="order"))
+            event_append(
+                shop_id=conversation.shop_id,
+                conversation=conversation,
+                kind="order_linked",
+                actor=actor,
+                data={"order_ref": order_ref},
+            )
+            publish(
+                ConversationChanged(
+                    shop_id=conversation.shop_id, conversation_id=conversation.pk, what="order"
+                )
+            )
     return conversation
 
 
@@ -353,18 +561,36 @@ def conversation_merge(*, source: Conversation, target: Conversation, actor: Age
         last = max(source.last_message_at, target.last_message_at)
         waiting = min([w for w in (source.waiting_since, target.waiting_since) if w], default=None)
         Conversation.objects.filter(pk=target.pk).update(
-            message_count=F("message_count") + moved, last_message_at=last, updated_at=now,
-            waiting_since=waiting, order_ref=target.order_ref or source.order_ref,
+            message_count=F("message_count") + moved,
+            last_message_at=last,
+            updated_at=now,
+            waiting_since=waiting,
+            order_ref=target.order_ref or source.order_ref,
         )
         Conversation.objects.filter(pk=source.pk).update(
-            merged_into=target, status=Status.CLOSED, closed_at=now, message_count=0, waiting_since=None,
-            sla_due_at=None, updated_at=now,
+            merged_into=target,
+            status=Status.CLOSED,
+            closed_at=now,
+            message_count=0,
+            waiting_since=None,
+            sla_due_at=None,
+            updated_at=now,
         )
         target.refresh_from_db()
-        event_append(shop_id=target.shop_id, conversation=target, kind="merged", actor=actor,
-                     data={"from_number": source.number, "messages": moved})
-        event_append(shop_id=source.shop_id, conversation=source, kind="merged_into", actor=actor,
-                     data={"into_number": target.number})
+        event_append(
+            shop_id=target.shop_id,
+            conversation=target,
+            kind="merged",
+            actor=actor,
+            data={"from_number": source.number, "messages": moved},
+        )
+        event_append(
+            shop_id=source.shop_id,
+            conversation=source,
+            kind="merged_into",
+            actor=actor,
+            data={"into_number": target.number},
+        )
         if actor:
             audit_record(actor=actor, action="conversation.merge", obj=target, data={"source": source.number})
         publish(ConversationChanged(shop_id=target.shop_id, conversation_id=target.pk, what="merged"))
@@ -372,12 +598,18 @@ def conversation_merge(*, source: Conversation, target: Conversation, actor: Age
     return target
 
 
-def delivery_mark(*, message: Message, ok: bool, provider_id: str = "", error: str = "", final: bool = True) -> None:
+def delivery_mark(
+    *, message: Message, ok: bool, provider_id: str = "", error: str = "", final: bool = True
+) -> None:
     """Record a delivery attempt's outcome on the message (visible to the agent in the thread)."""
     fields: dict[str, Any] = {"delivery_attempts": F("delivery_attempts") + 1}
     if ok:
-        fields.update(delivery_status=Message.Delivery.SENT, provider_id=provider_id[:255], sent_at=clock.now(),
-                      delivery_error="")
+        fields.update(
+            delivery_status=Message.Delivery.SENT,
+            provider_id=provider_id[:255],
+            sent_at=clock.now(),
+            delivery_error="",
+        )
     elif final:
         fields.update(delivery_status=Message.Delivery.FAILED, delivery_error=error[:500])
     else:
@@ -385,7 +617,14 @@ def delivery_mark(*, message: Message, ok: bool, provider_id: str = "", error: s
     with transaction.atomic():
         Message.objects.filter(pk=message.pk).update(**fields)
         if not ok and final:
-            event_append(shop_id=message.shop_id, conversation=message.conversation, kind="delivery_failed",
-                         data={"message": message.pk, "error": error[:500]})
-        publish(MessageUpdated(shop_id=message.shop_id, conversation_id=message.conversation_id,
-                               message_id=message.pk))
+            event_append(
+                shop_id=message.shop_id,
+                conversation=message.conversation,
+                kind="delivery_failed",
+                data={"message": message.pk, "error": error[:500]},
+            )
+        publish(
+            MessageUpdated(
+                shop_id=message.shop_id, conversation_id=message.conversation_id, message_id=message.pk
+            )
+        )

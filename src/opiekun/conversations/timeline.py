@@ -10,11 +10,26 @@ from opiekun.core import clock
 from .models import Conversation, Event
 
 
-def event_append(*, shop_id: int, kind: str, conversation: Conversation | None = None, contact: Any = None,
-                 actor: Agent | None = None, data: dict[str, Any] | None = None) -> Event:
-    contact_id = getattr(contact, "pk", contact) if contact is not None else (
-        conversation.contact_id if conversation is not None else None)
+def event_append(
+    *,
+    shop_id: int,
+    kind: str,
+    conversation: Conversation | None = None,
+    contact: Any = None,
+    actor: Agent | None = None,
+    data: dict[str, Any] | None = None,
+) -> Event:
+    contact_id = (
+        getattr(contact, "pk", contact)
+        if contact is not None
+        else (conversation.contact_id if conversation is not None else None)
+    )
     return Event.objects.create(
-        shop_id=shop_id, conversation=conversation, contact_id=contact_id, kind=kind, actor=actor,
-        data=data or {}, created_at=clock.now(),
+        shop_id=shop_id,
+        conversation=conversation,
+        contact_id=contact_id,
+        kind=kind,
+        actor=actor,
+        data=data or {},
+        created_at=clock.now(),
     )

@@ -52,7 +52,9 @@ def test_internal_note_is_never_queued_for_delivery(inbox, agent, django_capture
 
 
 @pytest.mark.django_db
-def test_reply_is_queued_then_delivered_by_the_task(inbox, agent, django_capture_on_commit_callbacks, mailoutbox):
+def test_reply_is_queued_then_delivered_by_the_task(
+    inbox, agent, django_capture_on_commit_callbacks, mailoutbox
+):
     conv = new_case(inbox).conversation
     with django_capture_on_commit_callbacks(execute=True):
         reply = services.message_send(conversation=conv, agent=agent, text="Wysłaliśmy ją dziś.")
@@ -105,12 +107,15 @@ def test_views_and_counts_agree(shop, inbox, agent):
     listed = conversation_list(agent=agent, filters=Filters(view="mine"))
     assert {c.pk for c in listed} == {mine.pk, waiting.pk}
     assert [c.pk for c in conversation_list(agent=agent, filters=Filters(view="unassigned"))] == [
-        c.pk for c in Conversation.objects.filter(assignee__isnull=True)]
+        c.pk for c in Conversation.objects.filter(assignee__isnull=True)
+    ]
 
 
 @pytest.mark.django_db(transaction=True)
 def test_case_numbers_are_unique_under_concurrency(shop):
-    if connection.vendor == "sqlite" and connection.settings_dict["NAME"].startswith(("file:memorydb", ":memory:")):
+    if connection.vendor == "sqlite" and connection.settings_dict["NAME"].startswith(
+        ("file:memorydb", ":memory:")
+    ):
         pytest.skip("needs a database shared between threads (runs on PostgreSQL)")
     inbox = factories.InboxFactory(shop=shop)
     errors = []
@@ -159,16 +164,25 @@ def test_quick_search_ignores_non_ascii_digits_and_huge_numbers(agent):
 
 
 @pytest.mark.django_db
-def test_a_case_of_logged_calls_only_is_answered_by_email(shop, note_inbox, agent, django_capture_on_commit_callbacks,
-                                                          mailoutbox):
+def test_a_case_of_logged_calls_only_is_answered_by_email(
+    shop, note_inbox, agent, django_capture_on_commit_callbacks, mailoutbox
+):
     from opiekun.inboxes.registry import drivers
 
     contact = factories.ContactFactory(shop=shop, email="caller@example.org")
-    logged = drivers.get("note").parse_inbound({"contact_id": contact.pk, "agent_id": agent.pk, "note_kind": "call",
-                                                 "text": "Customer called about a refund"})[0]
+    logged = drivers.get("note").parse_inbound(
+        {
+            "contact_id": contact.pk,
+            "agent_id": agent.pk,
+            "note_kind": "call",
+            "text": "Customer called about a refund",
+        }
+    )[0]
     conv = pipeline.process(inbox=note_inbox, message=logged).conversation
     with django_capture_on_commit_callbacks(execute=True):
-        reply = services.message_send(conversation=conv, agent=agent, text="As promised on the phone: refunded.")
+        reply = services.message_send(
+            conversation=conv, agent=agent, text="As promised on the phone: refunded."
+        )
     reply.refresh_from_db()
     assert reply.channel == "webform" and reply.inbox is None
     assert reply.delivery_status == Message.Delivery.SENT, reply.delivery_error

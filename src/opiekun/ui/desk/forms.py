@@ -74,8 +74,8 @@ class FiltersForm(forms.Form):
             priority=self.value("priority"),  # type: ignore[arg-type]
             channel=str(self.value("channel") or ""),
             tag=str(self.value("tag") or "").strip(),
-            assignee_id=self.value("assignee"),
-            q=str(self.value("q") or "").strip(),  # type: ignore[arg-type]
+            assignee_id=self.value("assignee"),  # type: ignore[arg-type]
+            q=str(self.value("q") or "").strip(),
             sort=str(self.value("sort") or "recent"),
         )
 

@@ -162,7 +162,7 @@ def _post(
     for problem in handler.problems:
         form.add_error("attachments", problem)
     if not valid and not handler.problems:
-        problem = file_problem(request, "attachments", allowed_types=_allowed_types(inbox))
+        problem = file_problem(request, "attachments", allowed_types=_allowed_types(inbox))  # type: ignore[assignment]
         if problem:
             form.add_error("attachments", problem)
     if not valid or handler.problems:

@@ -185,7 +185,7 @@ def _reply(
     for problem in handler.problems:
         form.add_error("attachments", problem)
     if not valid and not handler.problems:
-        problem = file_problem(request, "attachments", allowed_types=list(ALLOWED_TYPES))
+        problem = file_problem(request, "attachments", allowed_types=list(ALLOWED_TYPES))  # type: ignore[assignment]
         if problem:
             form.add_error("attachments", problem)
     if not valid or handler.problems:

@@ -14,5 +14,6 @@ class Command(BaseCommand):
     def handle(self, *args, **options):  # type: ignore[no-untyped-def]
         started = time.monotonic()
         dictionaries.warm()
-        self.stdout.write(f"Search dictionaries ready in {dictionaries.cache_dir()} "
-                          f"({time.monotonic() - started:.1f} s).")
+        self.stdout.write(
+            f"Search dictionaries ready in {dictionaries.cache_dir()} ({time.monotonic() - started:.1f} s)."
+        )

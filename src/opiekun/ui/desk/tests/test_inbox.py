@@ -1,6 +1,7 @@
 import datetime as dt
 
 import pytest
+from django.core.cache import cache
 
 from opiekun.conversations.models import Conversation, Priority, Status
 from opiekun.conversations.services import conversation_assign, conversation_set_status, conversation_tag
@@ -205,12 +206,14 @@ def test_list_query_count_does_not_grow_with_the_page(desk, agent, inbox, django
     for i in range(3):
         conv = inbound(inbox, email=f"p{i}@example.org", text=f"question {i}").conversation
         conversation_tag(conversation=conv, add=["a", "b"], actor=agent)
+    cache.clear()  # both pages count from scratch (inside this test's transaction no commit forgets them)
     with django_assert_max_num_queries(14) as small:
         assert desk.get("/", {"view": "open"}).status_code == 200
     for i in range(30):
         conv = inbound(inbox, email=f"q{i}@example.org", text=f"more {i}").conversation
         conversation_tag(conversation=conv, add=["c"], actor=agent)
         conversation_assign(conversation=conv, agent=agent, team=team, set_team=True, actor=agent)
+    cache.clear()
     with django_assert_max_num_queries(len(small.captured_queries)) as big:
         response = desk.get("/", {"view": "open"})
     assert len(response.context["rows"]) == 33
@@ -248,3 +251,15 @@ def test_live_refresh_of_the_list_does_not_recompute_counts(client, agent, monke
     assert calls == []
     client.get("/list/")
     assert calls == [1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_page_reads_remembered_counts_and_a_change_refreshes_them(client, shop, inbox):
+    """Counts come from the cache between changes; a committed change makes the next page count anew."""
+    cache.clear()
+    agent = factories.AgentFactory(shop=shop)
+    client.force_login(agent.user)
+    inbound(inbox, email="one@example.org")
+    first = client.get("/").context["counts"]["unassigned"]
+    inbound(inbox, email="two@example.org")  # committed: ConversationChanged forgets the counts
+    assert client.get("/").context["counts"]["unassigned"] == first + 1

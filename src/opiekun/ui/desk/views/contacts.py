@@ -156,5 +156,6 @@ def log_action(request: HttpRequest, contact_id: int) -> HttpResponse:
     result, form, error = log_contact(request, contact_id=contact.pk, conversation=None)
     if error:
         return _page(request, contact, status=422, log_form=form, log_error=error, log_open=True)
+    assert result is not None and result.conversation is not None  # no error means the pipeline stored it
     messages.success(request, _("Contact logged as conversation #%(n)d.") % {"n": result.conversation.number})
     return HttpResponseRedirect(_url(contact))

@@ -367,7 +367,7 @@ def status_action(request: HttpRequest, conversation: Conversation) -> str:
     services.conversation_set_status(
         conversation=conversation,
         status=form.cleaned_data["status"],
-        actor=request.agent,
+        actor=request.agent,  # type: ignore[attr-defined]
         ip=client_ip(request),
     )  # type: ignore[attr-defined]
     return _("Status changed to %(status)s.") % {"status": Status(form.cleaned_data["status"]).label}
@@ -406,7 +406,9 @@ def priority_action(request: HttpRequest, conversation: Conversation) -> str:
     if not form.is_valid():
         raise _invalid(form)
     services.conversation_set_priority(
-        conversation=conversation, priority=form.cleaned_data["priority"], actor=request.agent
+        conversation=conversation,
+        priority=form.cleaned_data["priority"],
+        actor=request.agent,  # type: ignore[attr-defined]
     )  # type: ignore[attr-defined]
     return _("Priority changed.")
 
@@ -431,7 +433,9 @@ def order_action(request: HttpRequest, conversation: Conversation) -> str:
     if not form.is_valid():
         raise _invalid(form)
     services.conversation_link_order(
-        conversation=conversation, order_ref=form.cleaned_data["order_ref"], actor=request.agent
+        conversation=conversation,
+        order_ref=form.cleaned_data["order_ref"],
+        actor=request.agent,  # type: ignore[attr-defined]
     )  # type: ignore[attr-defined]
     return _("Order number saved.")
 

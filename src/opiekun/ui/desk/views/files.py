@@ -12,7 +12,7 @@ from .guard import agent_view
 
 
 @require_GET
-@agent_view
+@agent_view  # type: ignore[arg-type]  # a FileResponse streams; the guard only passes it through
 def attachment_view(request: HttpRequest, attachment_id: int) -> FileResponse:
     """Stream one attachment of the agent's shop (NotFound → 404 for another shop's id)."""
     attachment = access_attachment(shop_id=request.agent.shop_id, attachment_id=attachment_id)  # type: ignore[attr-defined]

@@ -63,7 +63,7 @@ def nav_views() -> list[tuple[str, str, str]]:
 def shell_context(request: HttpRequest, form: FiltersForm) -> dict[str, Any]:
     """What every desk page around the content needs: the agent, the navigation with counts (3 queries)."""
     agent: Agent = request.agent  # type: ignore[attr-defined]
-    counts = view_counts(agent=agent).as_dict()
+    counts = view_counts(agent=agent, cached=True).as_dict()
     teams = teams_of_shop(shop=agent.shop)
     color = agent.shop.brand_color if _COLOR.match(agent.shop.brand_color or "") else "#2f6f4f"
     team_id = form.value("team")
@@ -180,7 +180,7 @@ def list_view(request: HttpRequest) -> HttpResponse:
     # recomputing them here would make every open desk re-query counts on every event.
     ctx["oob"] = request.headers.get("X-Opiekun-Live") != "1"
     if ctx["oob"]:
-        ctx["counts"] = view_counts(agent=agent).as_dict()
+        ctx["counts"] = view_counts(agent=agent, cached=True).as_dict()
     response = render(request, "desk/_list.html", ctx)
     if request.headers.get("HX-Trigger") == "list-tools":
         # The filter form changed the list: keep the address bar (and a reload) in step, on whatever page.
