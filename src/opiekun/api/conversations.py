@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Path, Query, Router, Status
 
+from opiekun.conversations import selectors as conversation_selectors
 from opiekun.conversations import services as conversations
 from opiekun.conversations.selectors import Filters
 from opiekun.core.errors import NotFound, ValidationFailed
@@ -61,7 +62,7 @@ def conversation_list(request: HttpRequest, params: Query[ConversationListParams
     that team's open cases whatever the view.
     """
     who = caller(request)
-    if who.agent is None and params.team_id is None and params.view.value in selectors.AGENT_VIEWS:
+    if who.agent is None and params.team_id is None and params.view.value in conversation_selectors.AGENT_VIEWS:
         raise ValidationFailed(
             _("This view needs a signed-in agent; use another view with an API token."), field="view"
         )
@@ -76,7 +77,7 @@ def conversation_list(request: HttpRequest, params: Query[ConversationListParams
         q=_check_search(params.q),
         sort=params.sort.value,
     )
-    rows = selectors.conversation_list_for_shop(
+    rows = conversation_selectors.conversation_list(
         shop_id=who.shop.pk,
         filters=filters,
         agent=who.agent,

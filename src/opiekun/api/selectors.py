@@ -6,7 +6,7 @@ conversation list for a caller without an agent is the desk's list with the agen
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from django.db.models import Prefetch
 
@@ -14,8 +14,6 @@ from opiekun.agents.models import Agent
 from opiekun.contacts.models import Identity
 from opiekun.contacts.selectors import access_contact, contact_list, contact_owning  # noqa: F401 — re-exported
 from opiekun.conversations.models import Attachment, Conversation, Message
-from opiekun.conversations.selectors import SORTS, Filters, _quick_search, _view_q
-from opiekun.core import clock
 from opiekun.core.errors import NotFound
 from opiekun.inboxes.models import Inbox
 from opiekun.shops.models import ApiToken, Shop
@@ -24,50 +22,6 @@ from opiekun.shops.models import ApiToken, Shop
 def agent_for_user(user: Any) -> Agent | None:
     """The active user's agent profile with its shop (one query), or None for a user who is no agent."""
     return Agent.objects.select_related("shop").filter(user_id=user.pk, user__is_active=True).first()
-
-
-AGENT_VIEWS = ("mine", "my_customers")
-
-
-def conversation_list_for_shop(
-    *,
-    shop_id: int,
-    filters: Filters,
-    agent: Agent | None = None,
-    contact_id: int | None = None,
-    limit: int = 50,
-    offset: int = 0,
-) -> list[Conversation]:
-    """The desk's conversation list (same views, filters, search and sorts) for any caller of the shop.
-
-    Reuses the desk's own filter helpers so both lists always agree; the agent-relative views need
-    `agent` (NotFound without one, like an unknown view). 2 queries whatever the page size.
-    """
-    if agent is None and filters.team_id is None and filters.view in AGENT_VIEWS:
-        raise NotFound("Unknown view.")
-    qs = Conversation.objects.filter(shop_id=shop_id).filter(
-        _view_q(cast(Agent, agent), filters.view, filters.team_id, clock.now())
-    )
-    if filters.status:
-        qs = qs.filter(status=filters.status)
-    if filters.priority is not None:
-        qs = qs.filter(priority=filters.priority)
-    if filters.channel:
-        qs = qs.filter(inbox__kind=filters.channel)
-    if filters.tag:
-        qs = qs.filter(tags__name=filters.tag.lower())
-    if filters.assignee_id is not None:
-        qs = qs.filter(assignee_id=filters.assignee_id)
-    if contact_id is not None:
-        qs = qs.filter(contact_id=contact_id)
-    if filters.q:
-        qs = _quick_search(qs, filters.q)
-    qs = qs.order_by(*SORTS.get(filters.sort, SORTS["recent"]))
-    return list(
-        qs.select_related("contact", "assignee", "team", "inbox").prefetch_related("tags")[
-            offset : offset + limit
-        ]
-    )
 
 
 def access_conversation_in_shop(*, shop_id: int, conversation_id: int, detail: bool = True) -> Conversation:

@@ -107,14 +107,34 @@ def _view_q(agent: Agent, view: str, team_id: int | None, now: dt.datetime) -> Q
     raise NotFound("Unknown view.")
 
 
+AGENT_VIEWS = ("mine", "my_customers")
+
+
 def conversation_list(
-    *, agent: Agent, filters: Filters, limit: int = 50, offset: int = 0
+    *,
+    agent: Agent | None,
+    filters: Filters,
+    shop_id: int | None = None,
+    contact_id: int | None = None,
+    limit: int = 50,
+    offset: int = 0,
 ) -> list[Conversation]:
-    """One page of an inbox view, newest activity first by default; 3 queries whatever the page size."""
+    """One page of an inbox view, newest activity first by default; 3 queries whatever the page size.
+
+    The desk passes its agent; an integration (API token) passes only `shop_id`, and the views that
+    are relative to an agent ("mine", "my customers") are then NotFound like an unknown view.
+    """
+    if agent is None and filters.team_id is None and filters.view in AGENT_VIEWS:
+        raise NotFound("Unknown view.")
+    shop_id = agent.shop_id if agent is not None else shop_id
+    if shop_id is None:
+        raise NotFound()
     now = clock.now()
-    qs = Conversation.objects.filter(shop_id=agent.shop_id).filter(
-        _view_q(agent, filters.view, filters.team_id, now)
+    qs = Conversation.objects.filter(shop_id=shop_id).filter(
+        _view_q(agent, filters.view, filters.team_id, now)  # type: ignore[arg-type]  # None only off AGENT_VIEWS
     )
+    if contact_id is not None:
+        qs = qs.filter(contact_id=contact_id)
     if filters.status:
         qs = qs.filter(status=filters.status)
     if filters.priority is not None:
