@@ -62,7 +62,11 @@ def conversation_list(request: HttpRequest, params: Query[ConversationListParams
     that team's open cases whatever the view.
     """
     who = caller(request)
-    if who.agent is None and params.team_id is None and params.view.value in conversation_selectors.AGENT_VIEWS:
+    if (
+        who.agent is None
+        and params.team_id is None
+        and params.view.value in conversation_selectors.AGENT_VIEWS
+    ):
         raise ValidationFailed(
             _("This view needs a signed-in agent; use another view with an API token."), field="view"
         )
