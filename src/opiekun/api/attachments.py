@@ -27,7 +27,7 @@ from . import selectors
 from .auth import Caller, caller, client_ip
 from .common import author
 from .schemas import ERRORS, AttachmentOut, Id, MessageOut, UploadAs, UploadForm
-from .services import api_audit
+from .services import audit_token_call
 
 router = Router(tags=["attachments"])
 
@@ -96,16 +96,13 @@ def attachment_upload(
                 status_after=form.status_after.value,
                 ip=ip,
             )
-        if who.token is not None:
-            api_audit(
-                shop=who.shop,
-                agent=None,
-                token=who.token,
-                action="attachment.upload",
-                obj=conversation,
-                data={"message": message.pk, "agent": agent.pk, "files": [f.filename for f in checked]},
-                ip=ip,
-            )
+        audit_token_call(
+            who,
+            action="attachment.upload",
+            obj=conversation,
+            data={"message": message.pk, "agent": agent.pk, "files": [f.filename for f in checked]},
+            ip=ip,
+        )
     return Status(201, selectors.access_message(shop_id=who.shop.pk, message_id=message.pk))
 
 

@@ -29,7 +29,7 @@ from .schemas import (
     Id,
     IdentityCreate,
 )
-from .services import api_audit
+from .services import api_audit, audit_token_call
 
 router = Router(tags=["contacts"])
 
@@ -112,16 +112,13 @@ def contact_update(request: HttpRequest, payload: ContactUpdate, contact_id: Con
             language=payload.language,
             notes=payload.notes,
         )
-        if who.token is not None:
-            api_audit(
-                shop=who.shop,
-                agent=None,
-                token=who.token,
-                action="contact.update",
-                obj=contact,
-                data={"fields": sorted(payload.model_dump(exclude_none=True))},
-                ip=client_ip(request),
-            )
+        audit_token_call(
+            who,
+            action="contact.update",
+            obj=contact,
+            data={"fields": sorted(payload.model_dump(exclude_none=True))},
+            ip=client_ip(request),
+        )
     return contact
 
 
@@ -151,16 +148,13 @@ def identity_add(request: HttpRequest, payload: IdentityCreate, contact_id: Cont
             contacts.identity_add(contact=contact, kind=kind, value=value, actor=who.agent)
         except ValidationFailed as exc:  # the unique constraint lost a race to another request
             raise Conflict(exc.message, existing_id=None, field="value") from None
-        if who.token is not None:
-            api_audit(
-                shop=who.shop,
-                agent=None,
-                token=who.token,
-                action="identity.add",
-                obj=contact,
-                data={"kind": kind, "value": value},
-                ip=client_ip(request),
-            )
+        audit_token_call(
+            who,
+            action="identity.add",
+            obj=contact,
+            data={"kind": kind, "value": value},
+            ip=client_ip(request),
+        )
     return Status(201, selectors.access_contact(shop_id=who.shop.pk, contact_id=contact.pk))
 
 
@@ -184,16 +178,13 @@ def caretaker_set(request: HttpRequest, payload: CaretakerSet, contact_id: Conta
     )
     with transaction.atomic():
         contacts.contact_set_caretaker(contact=contact, caretaker=caretaker, backup=backup, actor=who.agent)
-        if who.token is not None:
-            api_audit(
-                shop=who.shop,
-                agent=None,
-                token=who.token,
-                action="contact.caretaker",
-                obj=contact,
-                data={"caretaker": payload.caretaker_id, "backup": payload.backup_caretaker_id},
-                ip=client_ip(request),
-            )
+        audit_token_call(
+            who,
+            action="contact.caretaker",
+            obj=contact,
+            data={"caretaker": payload.caretaker_id, "backup": payload.backup_caretaker_id},
+            ip=client_ip(request),
+        )
     return contact
 
 
@@ -215,14 +206,11 @@ def contact_merge(request: HttpRequest, payload: ContactMerge, contact_id: Conta
         raise ValidationFailed(_("This contact was merged into another one; merge into that one instead."))
     with transaction.atomic():
         contacts.contact_merge(source=source, target=target, actor=who.agent)
-        if who.token is not None:
-            api_audit(
-                shop=who.shop,
-                agent=None,
-                token=who.token,
-                action="contact.merge",
-                obj=target,
-                data={"source": source.pk},
-                ip=client_ip(request),
-            )
+        audit_token_call(
+            who,
+            action="contact.merge",
+            obj=target,
+            data={"source": source.pk},
+            ip=client_ip(request),
+        )
     return selectors.access_contact(shop_id=who.shop.pk, contact_id=target.pk)

@@ -18,7 +18,7 @@ from . import selectors
 from .auth import caller, client_ip
 from .common import author, page_of
 from .schemas import ERRORS, Id, MessageOut, MessagePage, NoteCreate, PageParams, ReplyCreate
-from .services import api_audit
+from .services import audit_token_call
 
 router = Router(tags=["messages"])
 
@@ -69,16 +69,13 @@ def message_reply(request: HttpRequest, payload: ReplyCreate, conversation_id: C
             status_after=payload.status_after.value,
             ip=ip,
         )
-        if who.token is not None:
-            api_audit(
-                shop=who.shop,
-                agent=None,
-                token=who.token,
-                action="message.send",
-                obj=conversation,
-                data={"message": message.pk, "agent": agent.pk},
-                ip=ip,
-            )
+        audit_token_call(
+            who,
+            action="message.send",
+            obj=conversation,
+            data={"message": message.pk, "agent": agent.pk},
+            ip=ip,
+        )
     return Status(201, selectors.access_message(shop_id=who.shop.pk, message_id=message.pk))
 
 
@@ -98,14 +95,11 @@ def note_add(request: HttpRequest, payload: NoteCreate, conversation_id: Convers
     ip = client_ip(request)
     with transaction.atomic():
         message = conversations.note_add(conversation=conversation, agent=agent, text=payload.text, ip=ip)
-        if who.token is not None:
-            api_audit(
-                shop=who.shop,
-                agent=None,
-                token=who.token,
-                action="note.add",
-                obj=conversation,
-                data={"message": message.pk, "agent": agent.pk},
-                ip=ip,
-            )
+        audit_token_call(
+            who,
+            action="note.add",
+            obj=conversation,
+            data={"message": message.pk, "agent": agent.pk},
+            ip=ip,
+        )
     return Status(201, selectors.access_message(shop_id=who.shop.pk, message_id=message.pk))

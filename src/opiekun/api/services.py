@@ -31,6 +31,15 @@ def api_audit(
     )
 
 
+def audit_token_call(
+    who: Any, *, action: str, obj: models.Model, data: dict[str, Any] | None = None, ip: str | None = None
+) -> AuditLog | None:
+    """Audit a write made with an API token (a session call is audited by the services themselves)."""
+    if who.token is None:
+        return None
+    return api_audit(shop=who.shop, agent=None, token=who.token, action=action, obj=obj, data=data, ip=ip)
+
+
 def api_token_revoke(*, token: ApiToken, actor: Agent | None = None) -> ApiToken:
     """Stop `token` from authenticating from now on (the row stays for the audit trail). Idempotent."""
     if token.revoked_at is None:

@@ -67,39 +67,35 @@ def _number(shop_id: int, conversation_id: int) -> int | None:
     )
 
 
+def _send_about_conversation(shop_id: int, conversation_id: int, frame: dict[str, Any]) -> None:
+    """One frame about a conversation to the shop's desks, with its case number (nothing when gone)."""
+    number = _number(shop_id, conversation_id)
+    if number is not None:
+        _send_to_desk(shop_group(shop_id), {**frame, "conversation_id": conversation_id, "number": number})
+
+
 def on_conversation_changed(event: ConversationChanged) -> None:
     if not bridge.is_live():
         return
-    number = _number(event.shop_id, event.conversation_id)
-    if number is not None:
-        _send_to_desk(
-            shop_group(event.shop_id),
-            {
-                "type": "conversation",
-                "conversation_id": event.conversation_id,
-                "number": number,
-                "what": event.what,
-            },
-        )
+    _send_about_conversation(
+        event.shop_id, event.conversation_id, {"type": "conversation", "what": event.what}
+    )
     counts_changed(event.shop_id)
 
 
 def on_message_created(event: MessageCreated) -> None:
     if not bridge.is_live():
         return
-    number = _number(event.shop_id, event.conversation_id)
-    if number is not None:
-        _send_to_desk(
-            shop_group(event.shop_id),
-            {
-                "type": "message",
-                "conversation_id": event.conversation_id,
-                "number": number,
-                "message_id": event.message_id,
-                "direction": event.direction,
-                "internal": event.is_internal,
-            },
-        )
+    _send_about_conversation(
+        event.shop_id,
+        event.conversation_id,
+        {
+            "type": "message",
+            "message_id": event.message_id,
+            "direction": event.direction,
+            "internal": event.is_internal,
+        },
+    )
     # Services pair a customer-visible message with ConversationChanged already; marking here too costs
     # nothing (coalesced) and keeps counts right for any future service that does not.
     counts_changed(event.shop_id)
@@ -109,17 +105,9 @@ def on_message_updated(event: MessageUpdated) -> None:
     # A delivery status changes no count: only the thread needs to know.
     if not bridge.is_live():
         return
-    number = _number(event.shop_id, event.conversation_id)
-    if number is not None:
-        _send_to_desk(
-            shop_group(event.shop_id),
-            {
-                "type": "message_updated",
-                "conversation_id": event.conversation_id,
-                "number": number,
-                "message_id": event.message_id,
-            },
-        )
+    _send_about_conversation(
+        event.shop_id, event.conversation_id, {"type": "message_updated", "message_id": event.message_id}
+    )
 
 
 def counts_changed(shop_id: int) -> None:
