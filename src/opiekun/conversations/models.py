@@ -184,6 +184,11 @@ class Message(models.Model):
     )
     text = models.TextField(blank=True)
     html = models.TextField(blank=True, help_text=_("Sanitised HTML body, when the channel carries HTML."))
+    quoted = models.TextField(
+        blank=True, help_text=_("Quoted history and signature split off the new text; shown folded.")
+    )
+    # E-mail threading: the Message-ID of an inbound mail, or the one we gave an outbound reply.
+    rfc_message_id = models.CharField(max_length=255, blank=True)
     external_id = models.CharField(max_length=255, null=True, blank=True)
     delivery_status = models.CharField(
         max_length=10, choices=Delivery.choices, default=Delivery.NONE, blank=True
@@ -204,7 +209,14 @@ class Message(models.Model):
                 name="message_external_id_per_inbox",
             )
         ]
-        indexes = [models.Index(fields=["conversation", "created_at"], name="msg_conversation_time")]
+        indexes = [
+            models.Index(fields=["conversation", "created_at"], name="msg_conversation_time"),
+            models.Index(
+                fields=["shop", "rfc_message_id"],
+                condition=~models.Q(rfc_message_id=""),
+                name="msg_rfc_message_id",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.direction} {self.channel} #{self.pk}"

@@ -47,6 +47,17 @@ class InboundAttachment:
 
 
 @dataclass(frozen=True)
+class BounceReport:
+    """A delivery status notification (RFC 3464) about a message we sent."""
+
+    original_message_id: str
+    recipient: str = ""
+    status: str = ""
+    diagnostic: str = ""
+    permanent: bool = True
+
+
+@dataclass(frozen=True)
 class InboundMessage:
     sender: SenderHints
     text: str
@@ -63,6 +74,13 @@ class InboundMessage:
     references: tuple[str, ...] = ()
     # Transport signals the loop/auto-reply guard reads (e.g. Auto-Submitted header values).
     auto_submitted: bool = False
+    # E-mail: the transport's own id (Message-ID), the folded rest of the body (quoted history and
+    # signature, shown collapsed), every address the mail was sent to (per-agent addresses, plus-address
+    # reply tokens, our own addresses), and the delivery report when the mail is a bounce.
+    rfc_message_id: str = ""
+    quoted: str = ""
+    recipients: tuple[str, ...] = ()
+    bounce: BounceReport | None = None
     direction: str = "in"  # "out" when an agent logs a contact they made (a call they placed)
     logged_by_agent_id: int | None = None
     meta: dict[str, Any] = field(default_factory=dict)
@@ -93,6 +111,11 @@ class OutboundMessage:
     shop_name: str = ""
     language: str = ""
     attachments: tuple[OutboundAttachment, ...] = ()
+    # Threading (e-mail): our Message-ID for this message (stable across retries), the customer's
+    # message it answers, and the chain before it (oldest first).
+    rfc_message_id: str = ""
+    in_reply_to: str = ""
+    references: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Inbox(models.Model):
@@ -24,6 +25,9 @@ class Inbox(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_activity_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
+    # Health of pulled channels (IMAP): when the last fetch finished and when the last error happened.
+    last_fetch_at = models.DateTimeField(null=True, blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -34,3 +38,63 @@ class Inbox(models.Model):
 
     def __repr__(self) -> str:  # never print secrets
         return f"<Inbox {self.pk} {self.kind} {self.name!r}>"
+
+
+class RawMail(models.Model):
+    """One received e-mail exactly as it arrived, stored before anything else happens to it.
+
+    The bytes live content-addressed on disk (the attachment store); this row says where they came
+    from (an IMAP mailbox + UIDVALIDITY + UID, the SMTP intake, an imported file) and what became of
+    them. Nothing is ever dropped: a mail that cannot be processed stays here, quarantined, with the
+    reason, until an operator retries it.
+    """
+
+    class Source(models.TextChoices):
+        IMAP = "imap", "IMAP"
+        SMTP = "smtp", "SMTP"
+        FILE = "file", _("Imported file")
+
+    class State(models.TextChoices):
+        RECEIVED = "received", _("Received")
+        PROCESSED = "processed", _("Processed")
+        QUARANTINED = "quarantined", _("Quarantined")
+
+    shop = models.ForeignKey("shops.Shop", on_delete=models.CASCADE, related_name="+")
+    inbox = models.ForeignKey(Inbox, on_delete=models.CASCADE, related_name="raw_mails")
+    source = models.CharField(max_length=8, choices=Source.choices)
+    mailbox = models.CharField(max_length=200, blank=True)
+    uidvalidity = models.BigIntegerField(null=True, blank=True)
+    uid = models.BigIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveBigIntegerField()
+    state = models.CharField(max_length=12, choices=State.choices, default=State.RECEIVED)
+    outcome = models.CharField(max_length=12, blank=True)
+    error = models.CharField(max_length=1000, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    subject = models.CharField(max_length=300, blank=True)
+    from_email = models.CharField(max_length=320, blank=True)
+    message = models.ForeignKey(
+        "conversations.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    conversation = models.ForeignKey(
+        "conversations.Conversation", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    received_at = models.DateTimeField()
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["inbox", "mailbox", "uidvalidity", "uid"],
+                condition=models.Q(uid__isnull=False),
+                name="rawmail_unique_imap_uid",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["inbox", "state"], name="rawmail_inbox_state"),
+            models.Index(fields=["shop", "state", "-received_at"], name="rawmail_shop_state_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"raw mail {self.pk} ({self.source}, {self.state})"
