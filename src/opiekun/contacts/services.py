@@ -109,6 +109,27 @@ def identity_add(*, contact: Contact, kind: str, value: str, actor: Agent | None
     return identity
 
 
+def identity_flag(*, shop_id: int, kind: str, value: str, reason: str) -> Identity | None:
+    """Mark an address as suspect (a permanent bounce), with the reason agents see; None when unknown."""
+    try:
+        value = normalise.email(value) if kind == Identity.Kind.EMAIL else value.strip()
+    except ValueError:
+        return None
+    identity = Identity.objects.filter(shop_id=shop_id, kind=kind, value=value).first()
+    if identity is None:
+        return None
+    Identity.objects.filter(pk=identity.pk).update(flagged=reason[:200])
+    identity.flagged = reason[:200]
+    event_append(
+        shop_id=shop_id,
+        contact=identity.contact,
+        kind="identity_flagged",
+        data={"value": value, "reason": reason},
+    )
+    publish(ContactChanged(shop_id=shop_id, contact_id=identity.contact_id))
+    return identity
+
+
 def contact_update(
     *,
     contact: Contact,

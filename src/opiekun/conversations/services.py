@@ -124,6 +124,9 @@ def message_record_inbound(
     direction: str = Message.Direction.INBOUND,
     logged_by: Agent | None = None,
     count_for_sla: bool = True,
+    quoted: str = "",
+    rfc_message_id: str = "",
+    content_ids: dict[str, str] | None = None,
 ) -> Message:
     """Store a customer's message on `conversation`; reopen it and start the SLA clock if needed.
 
@@ -144,11 +147,13 @@ def message_record_inbound(
             author_agent=logged_by,
             text=text,
             html=html,
+            quoted=quoted,
+            rfc_message_id=rfc_message_id[:255],
             external_id=external_id,
             meta=meta or {},
             created_at=at,
         )
-        attachments_store(message=message, files=files)
+        attachments_store(message=message, files=files, content_ids=content_ids)
         search_index_message(
             message, language=conversation.language or getattr(author_contact, "language", "")
         )
@@ -599,10 +604,19 @@ def conversation_merge(*, source: Conversation, target: Conversation, actor: Age
 
 
 def delivery_mark(
-    *, message: Message, ok: bool, provider_id: str = "", error: str = "", final: bool = True
+    *,
+    message: Message,
+    ok: bool,
+    provider_id: str = "",
+    error: str = "",
+    final: bool = True,
+    count_attempt: bool = True,
 ) -> None:
-    """Record a delivery attempt's outcome on the message (visible to the agent in the thread)."""
-    fields: dict[str, Any] = {"delivery_attempts": F("delivery_attempts") + 1}
+    """Record a delivery attempt's outcome on the message (visible to the agent in the thread).
+
+    `count_attempt=False` for news about an earlier attempt (a bounce arriving days later).
+    """
+    fields: dict[str, Any] = {"delivery_attempts": F("delivery_attempts") + 1} if count_attempt else {}
     if ok:
         fields.update(
             delivery_status=Message.Delivery.SENT,

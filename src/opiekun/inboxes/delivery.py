@@ -8,6 +8,7 @@ sees in the thread. Internal notes never get here.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.conf import settings
 from django.urls import reverse
@@ -21,7 +22,8 @@ from opiekun.conversations.models import Message
 from opiekun.conversations.services import delivery_mark
 from opiekun.core.events import subscribe
 
-from .base import DeliveryResult, OutboundAttachment, OutboundMessage
+from . import mailthreads
+from .base import DeliveryResult, DriverConfig, OutboundAttachment, OutboundMessage
 from .models import Inbox
 from .registry import drivers
 
@@ -41,11 +43,33 @@ def _enqueue(event: OutboundQueued) -> None:
     deliver_message(event.message_id)
 
 
-def build_outbound(message: Message) -> OutboundMessage:
+def build_outbound(message: Message, inbox: Inbox | None = None) -> OutboundMessage:
+    """Everything a driver needs to send `message`; gives it a Message-ID once (kept across retries)."""
     conversation = message.conversation
     contact = conversation.contact
     shop = conversation.shop
     agent = message.author_agent
+    mailbox = (
+        str((inbox.config or {}).get("address", "")) if inbox is not None and inbox.kind == "email" else ""
+    )
+    sender = (agent.sender_email if agent and agent.sender_email else "") or mailbox or shop.sender_email
+    sender = sender or settings.DEFAULT_FROM_EMAIL
+    if not message.rfc_message_id:
+        message.rfc_message_id = mailthreads.new_message_id(domain=sender.rpartition("@")[2])
+        Message.objects.filter(pk=message.pk, rfc_message_id="").update(rfc_message_id=message.rfc_message_id)
+    chain = list(
+        conversation.messages.exclude(rfc_message_id="")
+        .exclude(pk=message.pk)
+        .filter(is_internal=False, created_at__lte=message.created_at)
+        .order_by("created_at", "id")
+        .values_list("rfc_message_id", "direction")
+    )
+    in_reply_to = next(
+        (rfc for rfc, direction in reversed(chain) if direction == Message.Direction.INBOUND), ""
+    )
+    references = tuple(rfc for rfc, _direction in chain)
+    if len(references) > 20:  # the first names the thread, the last ones its nearest ancestors
+        references = (references[0], *references[-19:])
     identities = {i.kind: i.value for i in contact.identities.order_by("-is_primary", "id")[::-1]}
     token = portal_token(contact)
     portal_url = (
@@ -63,8 +87,10 @@ def build_outbound(message: Message) -> OutboundMessage:
         to_email=identities.get(Identity.Kind.EMAIL, ""),
         to_phone=identities.get(Identity.Kind.PHONE, ""),
         from_name=f"{agent.display_name} – {shop.name}" if agent else shop.name,  # noqa: RUF001 — a real dash
-        from_email=(agent.sender_email if agent and agent.sender_email else shop.sender_email)
-        or settings.DEFAULT_FROM_EMAIL,
+        from_email=sender,
+        reply_to=mailthreads.reply_address(mailbox, shop_id=shop.pk, number=conversation.number)
+        if mailbox
+        else "",
         signature=agent.signature if agent else "",
         portal_url=portal_url,
         shop_name=shop.name,
@@ -73,6 +99,9 @@ def build_outbound(message: Message) -> OutboundMessage:
             OutboundAttachment(a.filename, a.mime_type, blob_path(a.sha256))
             for a in message.attachments.all()
         ),
+        rfc_message_id=message.rfc_message_id,
+        in_reply_to=in_reply_to,
+        references=references,
     )
 
 
@@ -94,14 +123,15 @@ def deliver(message_id: int) -> DeliveryResult | None:
         return DeliveryResult.failed(f"No channel driver for {kind!r}.")
     inbox = _inbox_for(message, kind)
     try:
-        config = driver.Config.model_validate(inbox.config if inbox is not None else {})
+        # Secrets (passwords) are kept apart from the settings and only joined here, for the driver.
+        config = driver.Config.model_validate(_settings_of(inbox, driver.Config) if inbox is not None else {})
     except ValidationError:
         # Retrying cannot fix stored settings; say where to look instead of crashing the task.
         error = f"The {kind} inbox is misconfigured; check its settings."
         delivery_mark(message=message, ok=False, error=error)
         return DeliveryResult.failed(error)
     try:
-        result = driver.send(build_outbound(message), config)
+        result = driver.send(build_outbound(message, inbox), config)
     except Exception as exc:  # a driver bug must not leave the message queued forever
         log.exception("driver %s crashed sending message %s", kind, message_id)
         result = DeliveryResult.retry(f"{exc.__class__.__name__} in the {kind} driver")
@@ -119,6 +149,11 @@ def _inbox_for(message: Message, kind: str) -> Inbox | None:
     if message.inbox is not None and message.inbox.kind == kind:
         return message.inbox
     return Inbox.objects.filter(shop_id=message.shop_id, kind=kind, is_active=True).order_by("id").first()
+
+
+def _settings_of(inbox: Inbox, config: type[DriverConfig]) -> dict[str, Any]:
+    secrets = {k: v for k, v in (inbox.secrets or {}).items() if k in config.model_fields}
+    return {**(inbox.config or {}), **secrets}
 
 
 def retry_delay(attempt: int) -> int:

@@ -87,7 +87,11 @@ class WebformDriver:
             to=[_formatted(message.to_name, message.to_email)],
             reply_to=[message.reply_to] if message.reply_to else None,
             # Set here, not left to the backend, so the id can be kept as the message's provider id.
-            headers={"Message-ID": make_msgid(domain=message.from_email.rpartition("@")[2] or None)},
+            headers={
+                "Message-ID": f"<{message.rfc_message_id}>"
+                if message.rfc_message_id
+                else make_msgid(domain=message.from_email.rpartition("@")[2] or None)
+            },
         )
         for att in message.attachments:
             mail.attach(att.filename, att.path.read_bytes(), att.mime_type)
