@@ -35,7 +35,7 @@ from opiekun.core import ratelimit
 from opiekun.core.errors import RateLimited
 from opiekun.shops.models import Shop
 
-from .drivers.webform.driver import WebformConfig
+from . import mailthreads
 
 log = logging.getLogger(__name__)
 
@@ -108,10 +108,8 @@ def acknowledgment_schedule(*, message: Message, to_email: str = "") -> bool:
 
 
 def _acknowledgments_on(config: dict[str, Any]) -> bool:
-    try:
-        return WebformConfig.model_validate(config or {}).send_acknowledgment
-    except ValueError:
-        return True  # a malformed config is the desk's problem; the customer still hears from us
+    # Every driver that acknowledges names the switch `send_acknowledgment`; on unless switched off.
+    return (config or {}).get("send_acknowledgment", True) is not False
 
 
 def _enqueue(task_name: str, *args: Any) -> None:
@@ -148,9 +146,29 @@ def acknowledgment_send(message_id: int, to_email: str = "") -> bool:
         "link_days": settings.OPIEKUN_PORTAL_LINK_MAX_AGE // 86400,
     }
     _send(
-        shop=shop, contact=contact, email=email, language=language, template="acknowledgment", context=context
+        shop=shop,
+        contact=contact,
+        email=email,
+        language=language,
+        template="acknowledgment",
+        context=context,
+        **_threading(message),
     )
     return True
+
+
+def _threading(message: Message) -> dict[str, Any]:
+    """For a case opened by e-mail: answer in the customer's thread, from the mailbox, with a reply token."""
+    inbox = message.inbox
+    if inbox is None or inbox.kind != "email":
+        return {}
+    mailbox = str((inbox.config or {}).get("address", ""))
+    headers: dict[str, str] = {}
+    if message.rfc_message_id:
+        headers = {"In-Reply-To": f"<{message.rfc_message_id}>", "References": f"<{message.rfc_message_id}>"}
+    number = message.conversation.number
+    reply_to = mailthreads.reply_address(mailbox, shop_id=message.shop_id, number=number) if mailbox else ""
+    return {"headers": headers, "sender": mailbox, "reply_to": reply_to}
 
 
 def portal_link_schedule(*, contact: Contact) -> bool:
@@ -201,21 +219,37 @@ def _new_link_url(shop: Shop) -> str:
 
 
 def _send(
-    *, shop: Shop, contact: Contact, email: str, language: str, template: str, context: dict[str, Any]
+    *,
+    shop: Shop,
+    contact: Contact,
+    email: str,
+    language: str,
+    template: str,
+    context: dict[str, Any],
+    headers: dict[str, str] | None = None,
+    sender: str = "",
+    reply_to: str = "",
 ) -> None:
     context = {**context, "language": language, **_colours(shop.brand_color)}
     with translation.override(language):
         subject = " ".join(render_to_string(f"public/email/{template}_subject.txt", context).split())
         body = render_to_string(f"public/email/{template}.txt", context)
         html = render_to_string(f"public/email/{template}.html", context)
-    sender = shop.sender_email or settings.DEFAULT_FROM_EMAIL
+    sender = sender or shop.sender_email or settings.DEFAULT_FROM_EMAIL
+    reply_to = reply_to or shop.sender_email
+    domain = sender.rpartition("@")[2] or "opiekun.invalid"
     mail = EmailMultiAlternatives(
         subject=subject[:250],
         body=body,
         from_email=formataddr((shop.name, sender)),
         to=[formataddr((contact.name, email))],
-        reply_to=[shop.sender_email] if shop.sender_email else None,
-        headers={"Auto-Submitted": "auto-replied", "X-Auto-Response-Suppress": "All"},
+        reply_to=[reply_to] if reply_to else None,
+        headers={
+            "Auto-Submitted": "auto-replied",
+            "X-Auto-Response-Suppress": "All",
+            "Message-ID": f"<{mailthreads.new_message_id(domain=domain)}>",
+            **(headers or {}),
+        },
     )
     mail.attach_alternative(html, "text/html")
     mail.send()  # an SMTP error propagates: the task retries it

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from django.db import IntegrityError, transaction
+from typing import Any
 
+from django.db import IntegrityError, transaction
+from pydantic import ValidationError
+
+from opiekun.agents.models import Team
+from opiekun.core.errors import ValidationFailed
 from opiekun.shops.models import Shop
 
 from .models import Inbox
+from .registry import drivers
 
 _DEFAULT_NAMES = {"note": "Logged contacts"}
 
@@ -29,3 +35,35 @@ def inbox_for_kind(shop: Shop, kind: str) -> Inbox:
             if inbox is not None:
                 return inbox
     raise RuntimeError(f"could not create a {kind} inbox for shop {shop.pk}")
+
+
+def inbox_create(
+    *,
+    shop: Shop,
+    kind: str,
+    name: str,
+    config: dict[str, Any] | None = None,
+    secrets: dict[str, str] | None = None,
+    team: Team | None = None,
+) -> Inbox:
+    """A new inbox of `kind` whose settings the kind's driver accepts; field errors otherwise."""
+    try:
+        driver = drivers.get(kind)
+    except LookupError:
+        raise ValidationFailed(f"Unknown channel kind {kind!r}.", field="kind") from None
+    config, secrets = dict(config or {}), dict(secrets or {})
+    try:
+        validated = driver.Config.model_validate({**config, **secrets})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "config"
+        raise ValidationFailed(f"{where}: {first.get('msg', 'invalid')}", field=where) from None
+    # Stored as the driver normalised it (e.g. a lower-cased address), secrets apart from the settings.
+    dumped = validated.model_dump(mode="json", exclude=set(secrets))
+    stored = {k: dumped[k] for k in config if k in dumped}
+    name = name.strip()
+    if not name:
+        raise ValidationFailed("Name the inbox.", field="name")
+    if Inbox.objects.filter(shop=shop, name=name).exists():
+        raise ValidationFailed("The shop already has an inbox with this name.", field="name")
+    return Inbox.objects.create(shop=shop, kind=kind, name=name, config=stored, secrets=secrets, team=team)

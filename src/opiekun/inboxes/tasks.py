@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from huey.contrib.djhuey import db_task
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, db_task
 
 from opiekun.conversations.models import Message
 
@@ -33,3 +34,11 @@ def send_portal_link(contact_id: int) -> None:
     from . import acknowledgments
 
     acknowledgments.portal_link_send(contact_id)
+
+
+# Mail stored but never processed (the process stopped in between) is picked up within minutes.
+@db_periodic_task(crontab(minute="*/5"))
+def process_pending_mail() -> None:
+    from .mailstore import mail_process_pending
+
+    mail_process_pending()

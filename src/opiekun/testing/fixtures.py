@@ -30,3 +30,10 @@ def inbox(shop):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def note_inbox(shop):  # type: ignore[no-untyped-def]
     return factories.InboxFactory(shop=shop, kind="note", name="Logged contacts")
+
+
+@pytest.fixture
+def email_inbox(shop):  # type: ignore[no-untyped-def]
+    return factories.InboxFactory(
+        shop=shop, kind="email", name="Support mailbox", config={"address": "support@sklep.test"}
+    )

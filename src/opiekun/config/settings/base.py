@@ -185,6 +185,15 @@ else:
         "consumer": {"workers": 2, "worker_type": "thread"},
     }
 
+# The desk remembers rendered inbox lists in each process's own memory, whatever the topology: the
+# key carries the shop's list version read from the database, so processes need not share a cache to
+# agree (conversations/listcache.py), and a local read costs no network round trip.
+CACHES["desk"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "opiekun-desk",
+    "OPTIONS": {"MAX_ENTRIES": 1000},
+}
+
 EMAIL_BACKEND = os.environ.get("OPIEKUN_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 EMAIL_HOST = os.environ.get("OPIEKUN_SMTP_HOST", "127.0.0.1")
 EMAIL_PORT = int(os.environ.get("OPIEKUN_SMTP_PORT", "25"))
@@ -207,6 +216,9 @@ LOGGING = {
 }
 
 # Product limits (one place, read by services and the UI).
+# The SMTP intake `opiekun run` serves for shops that forward their support mail here ("" or 0: off).
+OPIEKUN_SMTP_INTAKE_HOST = os.environ.get("OPIEKUN_SMTP_INTAKE_HOST", OPIEKUN_HOST)
+OPIEKUN_SMTP_INTAKE_PORT = int(os.environ.get("OPIEKUN_SMTP_INTAKE_PORT", "2525") or 0)
 OPIEKUN_UPLOAD_MAX_BYTES = 10 * 1024 * 1024
 OPIEKUN_UPLOAD_MAX_FILES = 5
 OPIEKUN_FORM_RATE_LIMIT = (5, 600)  # submissions per IP per window (seconds)

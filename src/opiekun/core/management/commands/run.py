@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.module_loading import autodiscover_modules
 
+from opiekun.core import background
 from opiekun.core.startup import run_hooks
 
 log = logging.getLogger("opiekun.run")
@@ -105,9 +106,11 @@ class Command(BaseCommand):
             return self._worker_only(opts["workers"], scheduler=not opts["no_scheduler"])
         run_hooks()
         consumer = None if opts["web_only"] else start_worker(opts["workers"])
+        services = [] if opts["web_only"] else background.start_all()
         try:
             asyncio.run(self._serve(opts["host"], opts["port"]))
         finally:
+            background.stop_all(services)
             if consumer is not None:
                 consumer.stop(graceful=True)
             self.stdout.write("Opiekun stopped.")
@@ -137,11 +140,13 @@ class Command(BaseCommand):
     def _worker_only(self, workers: int, *, scheduler: bool = True) -> None:
         run_hooks()
         consumer = start_worker(workers, scheduler=scheduler)
+        services = background.start_all()
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
         self.stdout.write("Opiekun worker running (Ctrl-C stops it)")
         while not stop.wait(1):
             pass
+        background.stop_all(services)
         consumer.stop(graceful=True)
         self.stdout.write("Opiekun worker stopped.")

@@ -1,0 +1,63 @@
+"""The SMTP intake's callbacks: which inbox a recipient belongs to, and durable storage of what arrives.
+
+A shop forwards its support mail to Opiekun (or points an MX at it); the intake answers 250 only after
+`mail_receive` stored the bytes, 550 for a recipient no inbox owns, 451 when storing failed (the
+sending server retries) — mail is never accepted and then dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import close_old_connections
+
+from .drivers.email.smtp_intake import IntakeHandler, start_intake
+from .mailstore import mail_process, mail_receive
+from .models import Inbox, RawMail
+
+log = logging.getLogger(__name__)
+
+MAX_SIZE = 50 * 1024 * 1024
+
+
+def inbox_for_recipient(address: str) -> int | None:
+    """The active e-mail inbox whose address or alias is `address` (plus-tags ignored), else None."""
+    address = (address or "").strip().strip("<>").lower()
+    local, at, domain = address.partition("@")
+    if not at:
+        return None
+    bare = f"{local.split('+', 1)[0]}@{domain}"
+    try:
+        for inbox_id, config in Inbox.objects.filter(kind="email", is_active=True).values_list(
+            "id", "config"
+        ):
+            config = config or {}
+            if bare in {
+                str(config.get("address", "")).lower(),
+                *(a.lower() for a in config.get("aliases", [])),
+            }:
+                return int(inbox_id)
+        return None
+    finally:
+        close_old_connections()
+
+
+def store_received(inbox_id: int, raw: bytes, envelope: Any = None) -> None:
+    """Durably store one mail for `inbox_id`, then process it (failures quarantine, never lose it)."""
+    try:
+        raw_id = mail_receive(inbox_id=inbox_id, raw=raw, source=RawMail.Source.SMTP)
+        try:
+            mail_process(raw_id)
+        except Exception:
+            log.exception("raw mail %s stored but not processed; the pending sweep will retry", raw_id)
+    finally:
+        close_old_connections()
+
+
+def start_intake_server(*, host: str, port: int) -> Any:
+    """Listen for mail on host:port; returns the controller (`.stop()`)."""
+    handler = IntakeHandler(resolve=inbox_for_recipient, store=store_received, max_size=MAX_SIZE)
+    controller = start_intake(host, port, handler)
+    log.info("SMTP intake listening on %s:%s", host, port)
+    return controller
