@@ -11,13 +11,9 @@ from imapclient import IMAPClient
 
 from opiekun.inboxes.drivers.email import imap
 from opiekun.inboxes.drivers.email.imap import FetchedMail, FetchReport, ImapSettings
-from opiekun.testing.mailservers import (  # noqa: F401 - pytest fixtures
-    DovecotServer,
-    TcpProxy,
-    dovecot,
-    sample_mail,
-    tcp_proxy,
-)
+from opiekun.testing.mailservers import DovecotServer, TcpProxy, free_port, sample_mail
+
+pytest_plugins = ["opiekun.testing.mailservers"]  # the dovecot and tcp_proxy fixtures
 
 
 class MemoryStore:
@@ -64,7 +60,7 @@ def settings_for(server: DovecotServer, user: str, **overrides: object) -> ImapS
     return ImapSettings.model_validate(values)
 
 
-def test_fetches_every_new_mail_once_and_marks_it_seen_only_after_it_is_stored(dovecot: DovecotServer) -> None:
+def test_fetches_every_new_mail_once_and_marks_it_seen_only_after_storing(dovecot: DovecotServer) -> None:
     user = dovecot.new_user()
     raws = [sample_mail(n) for n in range(3)]
     for raw in raws:
@@ -312,8 +308,6 @@ def test_watch_polls_without_idle_and_reconnects_after_a_dropped_connection(
 
 
 def test_watch_backs_off_while_the_server_is_unreachable() -> None:
-    from opiekun.testing.mailservers import free_port
-
     settings = ImapSettings(host="127.0.0.1", port=free_port(), username="u", password="p", security="none")
     store = MemoryStore()
     stop, reports, thread = _watch_in_thread(settings, store, backoff_initial=0.1, backoff_max=0.4)
@@ -321,7 +315,7 @@ def test_watch_backs_off_while_the_server_is_unreachable() -> None:
     stop.set()
     thread.join(5)
     assert not thread.is_alive()
-    # 0.1 + 0.2 + 0.4 + 0.4 ... ≈ 4–6 attempts in 1.2 s; a busy loop would make thousands.
+    # 0.1 + 0.2 + 0.4 + 0.4 ... about 4-6 attempts in 1.2 s; a busy loop would make thousands.
     assert 2 <= len(reports) <= 8
     assert all("connection refused" in r.errors[0] for r in reports)
 
@@ -332,7 +326,8 @@ def test_watch_backs_off_while_the_server_is_unreachable() -> None:
 def test_implicit_tls_with_the_self_signed_ca_works(dovecot: DovecotServer) -> None:
     user = dovecot.new_user()
     dovecot.append(user, sample_mail(1))
-    settings = settings_for(dovecot, user, port=dovecot.tls_port, security="ssl", ca_file=str(dovecot.cert.cert))
+    ca_file = str(dovecot.cert.cert)
+    settings = settings_for(dovecot, user, port=dovecot.tls_port, security="ssl", ca_file=ca_file)
     assert imap.test_connection(settings) is None
     assert MemoryStore().run(settings).stored == 1
 
@@ -367,8 +362,6 @@ def test_verify_off_is_an_explicit_choice_that_connects(dovecot: DovecotServer) 
 
 
 def test_connection_test_explains_what_is_wrong(dovecot: DovecotServer) -> None:
-    from opiekun.testing.mailservers import free_port
-
     user = dovecot.new_user()
     dovecot.append(user, sample_mail(1))
 
