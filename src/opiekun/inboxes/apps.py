@@ -7,10 +7,21 @@ class InboxesConfig(AppConfig):
 
     def ready(self) -> None:
         # Drivers are registered explicitly, one line each (adding a channel = one folder + one line).
+        from opiekun.core import background
+
         from . import delivery, registry
+        from .drivers.email.driver import EmailDriver
         from .drivers.note.driver import NoteDriver
         from .drivers.webform.driver import WebformDriver
 
         registry.drivers.register(WebformDriver.kind, WebformDriver())
         registry.drivers.register(NoteDriver.kind, NoteDriver())
+        registry.drivers.register(EmailDriver.kind, EmailDriver())
         delivery.connect()
+        background.register(_mail_service)
+
+
+def _mail_service():  # type: ignore[no-untyped-def]
+    from .fetching import MailService
+
+    return MailService()

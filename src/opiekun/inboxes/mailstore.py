@@ -20,7 +20,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
-from opiekun.conversations.attachments import blob_path, blob_store
+from opiekun.conversations.attachments import blob_path, blob_store, blobs_store
 from opiekun.core import clock
 from opiekun.core.errors import ValidationFailed
 
@@ -242,6 +242,47 @@ def mail_ingest(
         inbox_id=inbox.pk, raw=raw, source=source, mailbox=mailbox, uidvalidity=uidvalidity, uid=uid
     )
     return mail_process(raw_id)
+
+
+def mail_receive_batch(*, inbox: Inbox, raws: list[bytes], source: str) -> list[int]:
+    """Store many received mails durably at once (one round of syncs, one commit); their RawMail ids.
+
+    For transports without per-mail ids (SMTP intake bursts, imports); IMAP uses `mail_receive`.
+    """
+    digests = blobs_store(raws)
+    now = clock.now()
+    with transaction.atomic():
+        rows = RawMail.objects.bulk_create(
+            [
+                RawMail(
+                    shop_id=inbox.shop_id,
+                    inbox_id=inbox.pk,
+                    source=source,
+                    sha256=digest,
+                    size=len(raw),
+                    received_at=now,
+                )
+                for digest, raw in zip(digests, raws, strict=True)
+            ]
+        )
+    if any(r.pk is None for r in rows):  # backends without RETURNING on bulk insert
+        return list(
+            RawMail.objects.filter(inbox_id=inbox.pk, received_at=now, sha256__in=digests)
+            .order_by("id")
+            .values_list("id", flat=True)
+        )
+    return [r.pk for r in rows]
+
+
+def mail_process_batch(raw_ids: list[int]) -> list[MailOutcome]:
+    """Process stored mails in one transaction (a savepoint each): the commit is shared, failures are not."""
+    with transaction.atomic():
+        return [mail_process(raw_id) for raw_id in raw_ids]
+
+
+def mail_ingest_batch(*, inbox: Inbox, raws: list[bytes], source: str) -> list[MailOutcome]:
+    """Receive many mails (durably, group-committed), then process them; one outcome per mail, in order."""
+    return mail_process_batch(mail_receive_batch(inbox=inbox, raws=raws, source=source))
 
 
 def mail_retry(*, shop_id: int, raw_id: int) -> MailOutcome:

@@ -65,8 +65,8 @@ class Context:
     conversation: Conversation | None = None
     route: Route | None = None
     is_auto_reply: bool = False
-    # Mail from one of the shop's own addresses (an agent forwarding, a colleague writing in): stored,
-    # but never acknowledged.
+    # Mail from one of the shop's own addresses: joins a case it threads into (an agent's copy of a
+    # reply), never opens one and is never acknowledged.
     is_own: bool = False
     follow_up_of: Conversation | None = None
     logged_by: Agent | None = None
@@ -254,6 +254,9 @@ def thread(ctx: Context) -> None:
             ctx.follow_up_of, ctx.conversation = ctx.conversation, None
     if ctx.conversation is None and ctx.is_auto_reply:
         raise Stop(AUTO_REPLY, "An automatic reply does not open a case.")
+    if ctx.conversation is None and ctx.is_own:
+        # Our own notifications or a loop through a forwarder; an agent's copy of a reply still threads.
+        raise Stop(REJECTED, "Mail from the shop's own address does not open a case.")
 
 
 def _final(conversation: Conversation) -> Conversation:

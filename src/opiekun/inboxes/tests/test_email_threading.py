@@ -250,3 +250,20 @@ def test_outbound_reply_threads_and_keeps_its_message_id(email_inbox, agent):
     assert first.references == ("first@client.example",)
     assert mailthreads.number_from_recipients((first.reply_to,), shop_id=case.shop_id) == case.number
     assert first.from_email == "support@sklep.test"
+
+
+@pytest.mark.django_db
+def test_mail_from_our_own_address_never_opens_a_case(email_inbox):
+    result = pipeline.process(
+        inbox=email_inbox,
+        message=mail(email="support@sklep.test", text="A new conversation has been assigned to you."),
+    )
+    assert result.outcome == pipeline.REJECTED
+    assert Conversation.objects.count() == 0
+    case = open_case(email_inbox)
+    our_reply(case, "opiekun.copy@sklep.test")
+    copy = pipeline.process(
+        inbox=email_inbox,
+        message=mail(email="support@sklep.test", text="Agent's copy", in_reply_to="opiekun.copy@sklep.test"),
+    )
+    assert (copy.outcome, copy.conversation.pk) == (pipeline.APPENDED, case.pk)
