@@ -14,7 +14,7 @@ import logging
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, AnyStr
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -111,9 +111,10 @@ def _inboxes(envelope: Envelope) -> dict[int, list[str]]:
 class IntakeSMTP(SMTP):
     """aiosmtpd's SMTP with RFC 3463 enhanced codes on its own size-limit replies."""
 
-    async def push(self, status: str) -> None:
-        if status.startswith("552 Error:"):
-            status = REPLY_TOO_BIG
+    async def push(self, status: AnyStr) -> None:
+        if isinstance(status, str) and status.startswith("552 Error:"):
+            await super().push(REPLY_TOO_BIG)
+            return
         await super().push(status)
 
 

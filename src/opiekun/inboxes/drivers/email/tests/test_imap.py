@@ -13,8 +13,6 @@ from opiekun.inboxes.drivers.email import imap
 from opiekun.inboxes.drivers.email.imap import FetchedMail, FetchReport, ImapSettings
 from opiekun.testing.mailservers import DovecotServer, TcpProxy, free_port, sample_mail
 
-pytest_plugins = ["opiekun.testing.mailservers"]  # the dovecot and tcp_proxy fixtures
-
 
 class MemoryStore:
     """What the RawMail store promises, in memory: idempotent on (mailbox, uidvalidity, uid)."""
