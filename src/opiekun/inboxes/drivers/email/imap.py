@@ -444,6 +444,7 @@ def watch(
         try:
             with connect(settings) as client:
                 idle = client.has_capability("IDLE")
+                reruns = 0
                 while not stop.is_set():
                     report = fetch_on(client, settings, cursor=cursor, store=store)
                     on_report(report)
@@ -453,6 +454,14 @@ def watch(
                         backoff = min(backoff * 2, backoff_max)
                         continue
                     backoff = backoff_initial
+                    if (report.fetched or report.finished) and reruns < 5:
+                        # Mail that arrived while this run was busy announced itself in the replies to
+                        # our FETCH/STORE (imapclient drops those), not in IDLE: look again first. The
+                        # run that finds nothing ends with SEARCH, so anything later reaches IDLE.
+                        # (Bounded: a server that never keeps \Seen must not make this a busy loop.)
+                        reruns += 1
+                        continue
+                    reruns = 0
                     if idle:
                         _idle_until_news(client, settings, stop)
                     else:

@@ -279,6 +279,20 @@ def test_watch_idles_and_wakes_up_on_a_new_mail_within_two_seconds(dovecot: Dove
     assert all(r.ok for r in reports)
 
 
+def test_watch_does_not_miss_mail_that_arrives_while_a_run_is_busy(dovecot: DovecotServer) -> None:
+    """Its EXISTS comes in a FETCH/STORE reply, not in IDLE: it must not wait for the IDLE renew."""
+    user = dovecot.new_user()
+    dovecot.append(user, sample_mail(1))
+    store = MemoryStore()
+    store.after_store = lambda mail: dovecot.append(user, sample_mail(2)) if mail.uid == 1 else None
+    stop, _reports, thread = _watch_in_thread(settings_for(dovecot, user, poll_interval=300), store)
+    try:
+        _wait(lambda: len(store.mails) == 2, 3)
+    finally:
+        stop.set()
+        thread.join(5)
+
+
 def test_watch_polls_without_idle_and_reconnects_after_a_dropped_connection(
     dovecot: DovecotServer, tcp_proxy: Callable[[str, int], TcpProxy], monkeypatch: pytest.MonkeyPatch
 ) -> None:
