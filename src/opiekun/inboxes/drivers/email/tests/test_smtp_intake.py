@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from opiekun.inboxes.drivers.email.smtp_intake import IntakeEnvelope, IntakeHandler, start_intake
-from opiekun.testing.mailservers import free_port, sample_mail
+from opiekun.testing.mailservers import SelfSignedCert, free_port, sample_mail
 
 INBOXES = {"support@sklep.pl": 1, "pomoc@sklep.pl": 1, "zwroty@sklep.pl": 2}
 
@@ -146,3 +146,42 @@ def test_international_sender_address_is_accepted_with_smtputf8(intake: tuple[Re
         assert client.has_extn("smtputf8")
         client.sendmail("łukasz@przykład.pl", ["support@sklep.pl"], sample_mail(1), mail_options=["SMTPUTF8"])
     assert recorder.stored[0][2].mail_from == "łukasz@przykład.pl"
+
+
+def test_resolve_failing_is_a_temporary_rcpt_error() -> None:
+    def broken(address: str) -> int | None:
+        raise RuntimeError("database is down (simulated)")
+
+    stored: list[int] = []
+    port = free_port()
+    controller = start_intake("127.0.0.1", port, IntakeHandler(broken, lambda i, r, e: stored.append(i)))
+    try:
+        with _client(port) as client:
+            client.ehlo()
+            client.mail("k@example.com")
+            code, reply = client.rcpt("support@sklep.pl")
+    finally:
+        controller.stop()
+    assert (code, reply[:5]) == (451, b"4.3.0")
+    assert stored == []
+
+
+def test_starttls_is_offered_with_a_tls_context(tls_cert: SelfSignedCert) -> None:
+    recorder = Recorder()
+    port = free_port()
+    controller = start_intake(
+        "127.0.0.1",
+        port,
+        IntakeHandler(recorder.resolve, recorder.store),
+        tls_context=tls_cert.server_context(),
+        require_starttls=True,
+    )
+    try:
+        with _client(port) as client:
+            client.starttls(context=tls_cert.client_context())
+            client.sendmail("k@example.com", ["support@sklep.pl"], sample_mail(1))
+        with _client(port) as client, pytest.raises(smtplib.SMTPException):
+            client.sendmail("k@example.com", ["support@sklep.pl"], sample_mail(2))  # no STARTTLS: refused
+    finally:
+        controller.stop()
+    assert len(recorder.stored) == 1

@@ -223,3 +223,16 @@ def test_reply_round_trip_through_smtp_into_dovecot_keeps_threading(dovecot: Dov
     assert mail["From"].addresses[0].addr_spec == "anna@sklep.pl"
     body = mail.get_body(("plain",)).get_content()
     assert "paczka wyjechała dziś" in body and "\n-- \nAnna" in body.replace("\r\n", "\n")
+
+
+def test_partly_refused_recipients_is_sent_with_the_refusal_reported(smtp_sink: SmtpSink) -> None:
+    smtp_sink.replies["gone@example.com"] = "550 5.1.1 User unknown"
+    result = smtp_send.send(
+        _plain(smtp_sink),
+        _mail(),
+        envelope_from="anna@sklep.pl",
+        recipients=["kasia@example.com", "gone@example.com"],
+    )
+    assert result.ok and result.provider_id == "reply-7@sklep.pl"
+    assert "gone@example.com: 550 5.1.1 User unknown" in result.error
+    assert [m.rcpt_tos for m in smtp_sink.messages] == [("kasia@example.com",)]
