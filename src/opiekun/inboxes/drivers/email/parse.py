@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import binascii
 import codecs
+import dataclasses
 import datetime as dt
 import email.feedparser
 import email.message
@@ -20,6 +21,7 @@ import hashlib
 import html as html_lib
 import re
 import time
+import urllib.parse
 from dataclasses import dataclass
 from email.message import Message
 
@@ -135,6 +137,7 @@ _CHARSET_ALIASES = {
 _UNKNOWN_LABELS = {"unknown-8bit", "x-unknown", "unknown", "default", "charset", "8bit", "none", ""}
 # Single-byte labels that are often a lie for UTF-8 text.
 _WEAK_CODECS = {"ascii", "cp1252", "latin-1", "iso8859-1", "iso8859-15", "cp1250", "iso8859-2"}
+_SEVEN_BIT_CODECS = {"iso2022_jp", "iso2022_jp_2", "iso2022_jp_ext", "iso2022_jp_3", "iso2022_kr", "utf-7", "hz"}
 _CODEC_RETRIES = {
     "iso2022_jp": ("iso2022_jp_ext", "iso2022_jp_2", "iso2022_jp_3", "cp932"),
     "cp1252": ("latin-1",),
@@ -178,9 +181,12 @@ def _guess_decode(data: bytes) -> str | None:
 
 def _decode_bytes(data: bytes, label: str | None, defects: list[str], where: str) -> str:
     """Decode text bytes in their declared charset, surviving missing, unknown and mislabelled ones."""
-    if data.isascii():
-        return data.decode("ascii")
     codec = _codec(label)
+    if data.isascii() and codec not in _SEVEN_BIT_CODECS:
+        if b"\x1b$" in data or b"\x1b(" in data:
+            codec = "iso2022_jp"  # ISO-2022-JP escapes with a missing or wrong label
+        else:
+            return data.decode("ascii")
     if label and codec is None and label.strip().lower() not in _UNKNOWN_LABELS:
         defects.append(f"{where}: unknown charset {label.strip()[:40]!r}")
     if codec is None or codec in _WEAK_CODECS:
@@ -303,6 +309,8 @@ def decode_header(value: str | None, defects: list[str], where: str, label: str 
     if not value:
         return ""
     text = _unescape_surrogates(_clean_header(str(value)), label, defects, where)
+    if "\x1b" in text:
+        text = _decode_bytes(text.encode("utf-8", "replace"), "iso-2022-jp", defects, where)
     text = decode_words(text, defects, where)
     return text.replace("\x00", "").strip()
 
@@ -379,16 +387,46 @@ _ADDR_IN_TEXT = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 _VALID_ADDR = re.compile(r"[^@\s<>\"(),;:]+@[^@\s<>\"(),;:]+")
 
 
+_DAEMON_LOCAL = re.compile(r"^(?:mailer-daemon|postmaster|mail-daemon)$", re.I)
+_ENCODED_PREFIX = re.compile(r"^=\?[^?]*\?[QqBb]\?")
+
+
 def _repair_address(addr: str) -> str:
-    """Make an addr-spec of what broken mailers write: spaces, quotes, stray brackets."""
+    """Make an addr-spec of what broken mailers write: spaces, quotes, stray brackets, encoded words."""
     addr = addr.strip().strip("<>").strip()
+    if "=?" in addr and "@" in addr:
+        local, _, domain = addr.rpartition("@")
+        decoded = decode_words(local)
+        if "=?" in decoded:
+            decoded = _ENCODED_PREFIX.sub("", decoded).removesuffix("?=")
+        # an encoded word must never smuggle in another domain (=?utf-8?q?x=40evil.com?=@good)
+        addr = f"{decoded}@{domain}" if "@" not in decoded else f"{local}@{domain}"
     if _VALID_ADDR.fullmatch(addr):
         return addr.lower()
     squeezed = re.sub(r"[\s\"<>]", "", addr)
     if _VALID_ADDR.fullmatch(squeezed):
         return squeezed.lower()
+    if _DAEMON_LOCAL.match(squeezed):
+        return squeezed.lower()  # old bounces: "From: MAILER-DAEMON" without a domain
     found = _ADDR_IN_TEXT.search(addr)
     return found.group(0).lower() if found else ""
+
+
+_BRACKETED = re.compile(r"""(?:^|,)\s*("(?:[^"\\]|\\.)*"|[^,<"]*?)\s*<([^<>]*)>""")
+
+
+def _address_pairs(text: str) -> list[tuple[str, str]]:
+    try:
+        pairs = email.utils.getaddresses([text])
+    except Exception:
+        pairs = []
+    if "<" in text:
+        # getaddresses gets lost on an unquoted address used as a display name ("a@x <b@y>")
+        bracketed = [m.group(2).strip().lower() for m in _BRACKETED.finditer(text)]
+        got = [addr.strip().lower() for _, addr in pairs if addr]
+        if bracketed and (not set(bracketed) <= set(got) or len(got) > text.count(",") + 1):
+            return [(m.group(1).strip().strip('"'), m.group(2)) for m in _BRACKETED.finditer(text)]
+    return pairs
 
 
 def _parse_addresses(raw: str | None, defects: list[str], where: str) -> list[MailAddress]:
@@ -396,27 +434,23 @@ def _parse_addresses(raw: str | None, defects: list[str], where: str) -> list[Ma
         return []
     text = _unescape_surrogates(_clean_header(str(raw)), None, defects, where)
     # Parse before decoding encoded words: a decoded name may contain commas and quotes.
-    try:
-        pairs = email.utils.getaddresses([text])
-    except Exception:
-        pairs = []
     result: list[MailAddress] = []
-    for name, addr in pairs:
+    for name, addr in _address_pairs(text):
         email_addr = _repair_address(addr) if addr else ""
         if not email_addr and not name:
             continue
         if not email_addr and "@" in name:
             email_addr = _repair_address(name)
-        result.append(MailAddress(name=decode_words(name, defects, where).strip().strip('"'), email=email_addr))
-    if not any(a.email for a in result):
-        found = _ADDR_IN_TEXT.search(text.replace('"', "").replace(" @", "@").replace("@ ", "@"))
-        if found or "@" in text:
-            repaired = _repair_address(re.sub(r'.*<|>.*|"', "", text) if "<" in text else text)
-            email_addr = repaired or (found.group(0).lower() if found else "")
-            if email_addr:
-                name = text.split("<", 1)[0].strip().strip('"') if "<" in text else ""
-                defects.append(f"{where}: malformed address repaired")
-                return [MailAddress(name=decode_words(name, defects, where).strip(), email=email_addr)]
+        display = decode_words(name, defects, where).strip().strip('"').strip()
+        if display.lower() == email_addr:
+            display = ""
+        result.append(MailAddress(name=display, email=email_addr))
+    if not any(a.email for a in result) and "@" in text:
+        repaired = _repair_address(re.sub(r'.*<|>.*|"', "", text) if "<" in text else text)
+        if repaired:
+            name = text.split("<", 1)[0].strip().strip('"') if "<" in text else ""
+            defects.append(f"{where}: malformed address repaired")
+            return [MailAddress(name=decode_words(name, defects, where).strip(), email=repaired)]
     return result
 
 
@@ -502,12 +536,16 @@ def _decode_payload(part: Message, cte: str, defects: list[str]) -> tuple[bytes,
             defects.append("base64: damaged payload")
             return _b_decode(data.decode("ascii", "ignore")), ""
     if cte == "quoted-printable":
-        return binascii.a2b_qp(data), ""
+        return binascii.a2b_qp(data).replace(b"\r\n", b"\n"), ""
     if cte in ("x-uuencode", "uuencode", "x-uue", "uue"):
         decoded = _uudecode(data)
         if decoded is not None:
             return decoded[1], decoded[0]
-        defects.append("uuencode: no begin line")
+        lines = [line for line in data.split(b"\n") if line.strip() not in (b"end", b"")]
+        return _uudecode_lines(lines), ""
+    if cte != "binary" and b"\r\n" in data:
+        # text-ish transfer encodings: CRLF is the wire form, the content's own line end is LF
+        data = data.replace(b"\r\n", b"\n")
     return data, ""
 
 
@@ -766,6 +804,9 @@ def _walk(part: Message, depth: int, state: _Collected, in_alternative: bool = F
             for sub in payload:
                 if isinstance(sub, Message):
                     _walk(sub, depth + 1, state, alternative)
+            _walk_epilogue(part, params.get("boundary", ""), depth, state)
+            return
+        if isinstance(payload, str) and not payload.strip():
             return
         # A multipart whose boundary never appears: the stdlib leaves the body as one string.
         ctype = "text/plain"
@@ -780,6 +821,12 @@ def _walk(part: Message, depth: int, state: _Collected, in_alternative: bool = F
     cid = str(part.get("content-id", "") or "").strip().strip("<>").strip()
     cte = str(part.get("content-transfer-encoding", "") or "").strip().lower()
 
+    if ctype in ("message/rfc822-headers", "message/global-headers") and isinstance(payload, list):
+        inner = payload[0] if payload and isinstance(payload[0], Message) else None
+        if inner is not None:
+            found = str(inner.get("message-id", "") or "").strip().strip("<>").strip()
+            state.bounced_message_id = state.bounced_message_id or found
+        return  # only the headers of our own mail that bounced: metadata, not a file for the agent
     if ctype == "message/rfc822" or (ctype == "message/global"):
         _walk_embedded(part, payload, depth, state, filename, disposition)
         return
@@ -800,6 +847,7 @@ def _walk(part: Message, depth: int, state: _Collected, in_alternative: bool = F
         found = re.search(r"(?im)^message-id:\s*<?([^\s<>]+)>?", headers_text)
         if found and not state.bounced_message_id:
             state.bounced_message_id = found.group(1)
+        return  # metadata of the bounced mail, not a file for the agent
     if is_body and not filename:
         text = _decode_bytes(data, params.get("charset"), state.defects, ctype)
         if ctype == "text/plain":
@@ -815,11 +863,25 @@ def _walk(part: Message, depth: int, state: _Collected, in_alternative: bool = F
         return
     if in_alternative and maintype == "text" and not filename and disposition != "attachment":
         return  # text/enriched, text/watch-html... : other renderings of the same body
-    if not data and not filename:
+    if not data and not filename and not cid and disposition != "attachment":
         return
-    inline = bool(cid) and disposition != "attachment"
+    inline = bool(cid) and disposition != "attachment"  # final say after the walk: is it referenced?
     name = filename or _made_up_name(len(state.attachments) + 1, ctype)
     state.attachments.append(ParsedAttachment(name, data, ctype, cid, inline))
+
+
+_CID_REF = re.compile(r"""cid:([^"'\s>)]+)""", re.I)
+
+
+def _settle_inline(state: _Collected, html: str) -> None:
+    """Inline means the HTML shows it (src="cid:..."); an unreferenced part is a file the agent must see."""
+    referenced = {urllib.parse.unquote(ref).strip("<>").lower() for ref in _CID_REF.findall(html)} if html else set()
+    state.attachments = [
+        dataclasses.replace(a, inline=bool(a.content_id) and a.content_id.lower() in referenced)
+        if a.inline or (a.content_id and a.content_id.lower() in referenced)
+        else a
+        for a in state.attachments
+    ]
 
 
 def _message_payload_bytes(payload: object) -> bytes:
@@ -837,8 +899,29 @@ def _message_payload_bytes(payload: object) -> bytes:
     return b""
 
 
+def _walk_epilogue(part: Message, boundary: str, depth: int, state: _Collected) -> None:
+    """Parts after the closing boundary (broken mailers close too early): parse them, never drop them."""
+    epilogue = part.epilogue
+    if not boundary or not epilogue or "--" + boundary not in epilogue or "content-type" not in epilogue.lower():
+        return
+    synthetic = f'Content-Type: multipart/mixed; boundary="{boundary}"\n\n' + epilogue
+    rescued = email.message_from_string(synthetic)
+    sub = rescued.get_payload()
+    if isinstance(sub, list):
+        state.defects.append("parts after the closing boundary recovered")
+        for child in sub:
+            if isinstance(child, Message):
+                _walk(child, depth + 1, state)
+
+
 def _walk_embedded(
-    part: Message, payload: object, depth: int, state: _Collected, filename: str, disposition: str
+    part: Message,
+    payload: object,
+    depth: int,
+    state: _Collected,
+    filename: str,
+    disposition: str,
+    content_type: str = "message/rfc822",
 ) -> None:
     """A forwarded or bounced mail: kept whole as an .eml attachment; its body is not the reply text."""
     inner = payload[0] if isinstance(payload, list) and payload and isinstance(payload[0], Message) else None
@@ -859,7 +942,7 @@ def _walk_embedded(
     if not state.bounced_message_id:
         state.bounced_message_id = str(inner.get("message-id", "") or "").strip().strip("<>").strip()
     name = filename or (_safe_filename(inner_subject) + ".eml" if _safe_filename(inner_subject) else "message.eml")
-    state.attachments.append(ParsedAttachment(name, content, "message/rfc822"))
+    state.attachments.append(ParsedAttachment(name, content, content_type))
     # Count its parts against the limits, without collecting its bodies.
     stack = [(inner, depth + 1)]
     while stack:
@@ -869,6 +952,7 @@ def _walk_embedded(
             raise MailTooComplex(f"more than {MAX_PARTS} MIME parts")
         if level > MAX_DEPTH:
             raise MailTooComplex(f"MIME nesting deeper than {MAX_DEPTH}")
+        state.defects.extend(type(defect).__name__ for defect in node.defects)
         sub = node.get_payload()
         if isinstance(sub, list):
             stack.extend((child, level + 1) for child in sub if isinstance(child, Message))
@@ -1044,7 +1128,7 @@ def _feed(raw: bytes, deadline: float) -> Message:
     return parser.close()
 
 
-_HEADER_LINE = re.compile(rb"^[!-9;-~]{1,76}:[ \t]?\S?")
+_HEADER_LINE = re.compile(rb"[!-9;-~]{1,76}:[ \t]?\S?")
 
 
 def _skip_leading_junk(raw: bytes) -> bytes | None:
@@ -1057,6 +1141,38 @@ def _skip_leading_junk(raw: bytes) -> bytes | None:
         if _HEADER_LINE.match(raw, start) and _HEADER_LINE.match(raw, raw.find(b"\n", start) + 1):
             return raw[start:]
     return None
+
+
+_KNOWN_HEADER = re.compile(
+    rb"^(?:from|to|cc|subject|date|message-id|content-type|mime-version|received|reply-to|in-reply-to|references)"
+    rb"[ \t]*:",
+    re.I | re.M,
+)
+
+
+def _repair_folding(raw: bytes, msg: Message) -> bytes | None:
+    """Some mailers fold long headers without leading whitespace; the parser then ends the header early.
+
+    Only when the header block (up to the first empty line) still holds well-known fields after the
+    offending line do we indent the stray lines and parse again."""
+    if not any(type(d).__name__ == "MissingHeaderBodySeparatorDefect" for d in msg.defects):
+        return None
+    match = re.search(rb"\r?\n\r?\n", raw)
+    head_end = match.start() if match else len(raw)
+    head = raw[:head_end]
+    lines = head.split(b"\n")
+    fixed: list[bytes] = []
+    changed = False
+    for index, line in enumerate(lines):
+        if index and line[:1] not in (b" ", b"\t") and not _HEADER_LINE.match(line):
+            if not _KNOWN_HEADER.search(b"\n".join(lines[index:])):
+                fixed.extend(lines[index:])  # the body really starts here, without an empty line
+                break
+            fixed.append(b" " + line)
+            changed = True
+        else:
+            fixed.append(line)
+    return b"\n".join(fixed) + raw[head_end:] if changed else None
 
 
 def _looks_textual(sample: bytes) -> bool:
@@ -1096,9 +1212,16 @@ def _parse(raw: bytes, time_limit: float) -> ParsedMail:
         # Some gateways prepend a banner line ("---- Original email message ----") before the header.
         skipped = _skip_leading_junk(raw)
         if skipped is not None:
+            raw = skipped
             msg = _feed(skipped, deadline)
             headers = _Headers(msg)
             defects.append("junk before the header skipped")
+    if "subject" not in headers or "from" not in headers:
+        repaired = _repair_folding(raw, msg)
+        if repaired is not None:
+            msg = _feed(repaired, deadline)
+            headers = _Headers(msg)
+            defects.append("header lines without folding whitespace joined")
     if not len(headers):
         if b"\x00" in raw[:4096] or not _looks_textual(raw[:4096]):
             raise MailParseError("no header fields and not text: not an e-mail")
@@ -1112,8 +1235,17 @@ def _parse(raw: bytes, time_limit: float) -> ParsedMail:
     _check(state)
 
     subject = decode_header(headers.get("subject"), defects, "subject", header_charset)
-    from_list = _parse_addresses(headers.get("from"), defects, "from")
+    from_list: list[MailAddress] = []
+    for value in headers.all("from"):  # a junk first From: line is followed by the real one (spam)
+        from_list = _parse_addresses(value, defects, "from")
+        if any(a.email for a in from_list):
+            break
     sender = next((a for a in from_list if a.email), None)
+    original = _parse_addresses(headers.get("x-original-sender"), defects, "x-original-sender")
+    if original and original[0].email and sender is not None and original[0].email != sender.email:
+        # Google Groups (and DMARC rewriting) put the list in From and the person here
+        sender = MailAddress(name=sender.name, email=original[0].email)
+        defects.append("from: list address, sender taken from X-Original-Sender")
     reply_to = tuple(a for a in _parse_addresses(headers.get("reply-to"), defects, "reply-to") if a.email)
     if sender is None:
         fallbacks = [
@@ -1150,6 +1282,8 @@ def _parse(raw: bytes, time_limit: float) -> ParsedMail:
         raise MailTooComplex(f"HTML body larger than {MAX_HTML_CHARS} characters")
     if html_raw and html_raw.count("<") > MAX_HTML_TAGS:
         raise MailTooComplex(f"HTML body with more than {MAX_HTML_TAGS} tags")
+    if state.attachments:
+        _settle_inline(state, html_raw)
     text = "\n".join(t for t in state.texts if t.strip())
     if not text.strip() and html_raw:
         text = html_to_text(html_raw, deadline)
