@@ -67,3 +67,53 @@ def inbox_create(
     if Inbox.objects.filter(shop=shop, name=name).exists():
         raise ValidationFailed("The shop already has an inbox with this name.", field="name")
     return Inbox.objects.create(shop=shop, kind=kind, name=name, config=stored, secrets=secrets, team=team)
+
+
+def inbox_update(
+    *,
+    inbox: Inbox,
+    name: str,
+    config: dict[str, Any],
+    secrets: dict[str, str] | None = None,
+    team: Team | None = None,
+    is_active: bool | None = None,
+) -> Inbox:
+    """Change an inbox's name, settings and (non-empty) secrets after its driver accepted them.
+
+    `config` replaces the stored settings; a secret left empty keeps the stored one (forms never echo
+    passwords back). Touches that Inbox row only.
+    """
+    try:
+        driver = drivers.get(inbox.kind)
+    except LookupError:
+        raise ValidationFailed(f"Unknown channel kind {inbox.kind!r}.", field="kind") from None
+    config = dict(config)
+    new_secrets = {k: v for k, v in (secrets or {}).items() if v}
+    merged_secrets = {**(inbox.secrets or {}), **new_secrets}
+    known = set(driver.Config.model_fields)
+    try:
+        validated = driver.Config.model_validate(
+            {**config, **{k: v for k, v in merged_secrets.items() if k in known}}
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "config"
+        raise ValidationFailed(f"{where}: {first.get('msg', 'invalid')}", field=where) from None
+    dumped = validated.model_dump(mode="json", exclude=set(merged_secrets))
+    stored = {k: dumped[k] for k in config if k in dumped}
+    name = name.strip()
+    if not name:
+        raise ValidationFailed("Name the inbox.", field="name")
+    if Inbox.objects.filter(shop_id=inbox.shop_id, name=name).exclude(pk=inbox.pk).exists():
+        raise ValidationFailed("The shop already has an inbox with this name.", field="name")
+    fields = {"name": name, "config": stored, "secrets": merged_secrets, "team": team}
+    if is_active is not None:
+        fields["is_active"] = is_active
+    try:
+        with transaction.atomic():
+            Inbox.objects.filter(pk=inbox.pk).update(**fields)
+    except IntegrityError:
+        raise ValidationFailed("The shop already has an inbox with this name.", field="name") from None
+    for key, value in fields.items():
+        setattr(inbox, key, value)
+    return inbox

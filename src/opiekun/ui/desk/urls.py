@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import auth, contacts, conversation, files, inbox, search
+from .views import auth, contacts, conversation, files, inbox, mail, search
 
 app_name = "desk"
 urlpatterns = [
@@ -26,4 +26,14 @@ urlpatterns = [
     path("contacts/<int:contact_id>/merge/", contacts.merge_action, name="contact_merge"),
     path("contacts/<int:contact_id>/log/", contacts.log_action, name="contact_log"),
     path("attachments/<int:attachment_id>/", files.attachment_view, name="attachment"),
+    # E-mail operations (shop admins): mailboxes with health and a connection test, the quarantine.
+    path("mail/", mail.mailboxes_view, name="mailboxes"),
+    path("mail/badge/", mail.mail_badge_view, name="mail_badge"),
+    path("mail/inboxes/new/", mail.mailbox_new_view, name="mailbox_new"),
+    path("mail/inboxes/<int:inbox_id>/", mail.mailbox_edit_view, name="mailbox_edit"),
+    path("mail/inboxes/<int:inbox_id>/test/", mail.mailbox_test_action, name="mailbox_test"),
+    path("mail/quarantine/", mail.quarantine_view, name="quarantine"),
+    path("mail/raw/<int:raw_id>/", mail.raw_mail_view, name="raw_mail"),
+    path("mail/raw/<int:raw_id>/download/", mail.raw_mail_download, name="raw_mail_download"),
+    path("mail/raw/<int:raw_id>/retry/", mail.raw_mail_retry, name="raw_mail_retry"),
 ]
