@@ -469,8 +469,11 @@ class TcpProxy:
     carried `n` bytes from the server to the client (i.e. in the middle of a response).
     """
 
-    def __init__(self, target_host: str, target_port: int) -> None:
+    def __init__(self, target_host: str, target_port: int, source_ip: str | None = None) -> None:
         self.target = (target_host, target_port)
+        # Connect upstream from another loopback address (e.g. 127.0.0.2): Dovecot delays logins from
+        # an IP after a failed one, so a wrong-password test must not share the tests' usual IP.
+        self.source = (source_ip, 0) if source_ip else None
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._listener.bind(("127.0.0.1", 0))
@@ -517,7 +520,7 @@ class TcpProxy:
             except OSError:
                 return
             try:
-                upstream = socket.create_connection(self.target, timeout=5)
+                upstream = socket.create_connection(self.target, timeout=5, source_address=self.source)
                 upstream.settimeout(None)
             except OSError:
                 client.close()
@@ -557,12 +560,12 @@ class TcpProxy:
 
 
 @pytest.fixture
-def tcp_proxy() -> Iterator[Callable[[str, int], TcpProxy]]:
-    """Factory: `tcp_proxy(host, port)` starts a cuttable proxy; all are closed after the test."""
+def tcp_proxy() -> Iterator[Callable[..., TcpProxy]]:
+    """Factory: `tcp_proxy(host, port, source_ip=None)` starts a cuttable proxy; closed after the test."""
     proxies: list[TcpProxy] = []
 
-    def make(host: str, port: int) -> TcpProxy:
-        proxy = TcpProxy(host, port)
+    def make(host: str, port: int, source_ip: str | None = None) -> TcpProxy:
+        proxy = TcpProxy(host, port, source_ip)
         proxies.append(proxy)
         return proxy
 

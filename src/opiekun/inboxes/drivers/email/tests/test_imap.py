@@ -373,11 +373,17 @@ def test_verify_off_is_an_explicit_choice_that_connects(dovecot: DovecotServer) 
     assert imap.test_connection(settings) is None
 
 
-def test_connection_test_explains_what_is_wrong(dovecot: DovecotServer) -> None:
+def test_connection_test_explains_what_is_wrong(
+    dovecot: DovecotServer, tcp_proxy: Callable[..., TcpProxy]
+) -> None:
     user = dovecot.new_user()
     dovecot.append(user, sample_mail(1))
+    # From 127.0.0.2, so Dovecot's penalty for the failed login does not slow the other tests.
+    elsewhere = tcp_proxy(dovecot.host, dovecot.port, source_ip="127.0.0.2")
 
-    wrong_password = imap.test_connection(settings_for(dovecot, user, password="hunter2x"))
+    wrong_password = imap.test_connection(
+        settings_for(dovecot, user, port=elsewhere.port, password="hunter2x")
+    )
     missing_folder = imap.test_connection(settings_for(dovecot, user, folder="Nope"))
     nobody_listens = imap.test_connection(settings_for(dovecot, user, port=free_port()))
 
