@@ -37,14 +37,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(data_dir: str, port: int, workers: int, threads: int) -> subprocess.Popen:  # type: ignore[type-arg]
+def start_server(
+    data_dir: str, port: int, workers: int, threads: int, settings: str = "opiekun.config.settings.dev"
+) -> subprocess.Popen:  # type: ignore[type-arg]
+    extra_path = os.environ.get("PYTHONPATH", "")
     env = {
         **os.environ,
         "OPIEKUN_DATA_DIR": str(Path(data_dir).resolve()),
-        "DJANGO_SETTINGS_MODULE": "opiekun.config.settings.dev",
+        "DJANGO_SETTINGS_MODULE": settings,
         "OPIEKUN_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "OPIEKUN_LOG_LEVEL": "WARNING",
-        "PYTHONPATH": str(ROOT / "src"),
+        "PYTHONPATH": str(ROOT / "src") + (os.pathsep + extra_path if extra_path else ""),
     }
     granian = str(Path(sys.executable).parent / "granian")
     cmd = [
@@ -147,6 +150,11 @@ def main(argv: list[str] | None = None) -> dict:  # type: ignore[type-arg]
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1, help="granian blocking threads per worker")
     parser.add_argument(
+        "--settings",
+        default="opiekun.config.settings.dev",
+        help="Django settings module of the server (an experiment's own module on PYTHONPATH)",
+    )
+    parser.add_argument(
         "--paths",
         default="/,/?view=open,/healthz",
         help="comma-separated URLs to load (the first is the headline figure)",
@@ -156,7 +164,7 @@ def main(argv: list[str] | None = None) -> dict:  # type: ignore[type-arg]
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    proc = start_server(args.data_dir, port, args.workers, args.threads)
+    proc = start_server(args.data_dir, port, args.workers, args.threads, args.settings)
     results = []
     try:
         wait_ready(base)
@@ -188,6 +196,7 @@ def main(argv: list[str] | None = None) -> dict:  # type: ignore[type-arg]
         "benchmark": "inbox_http",
         "database": "postgresql" if os.environ.get("DATABASE_URL") else "sqlite",
         "server": f"granian --interface wsgi --workers {args.workers} --blocking-threads {args.threads}",
+        "settings": args.settings,
         "load_generator": f"wrk -t{args.wrk_threads} -c{args.connections} (same machine)",
         "results": results,
         "target": ">= 500 requests/s for the inbox page",

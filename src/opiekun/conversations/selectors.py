@@ -18,6 +18,7 @@ from opiekun.agents.models import Agent
 from opiekun.core import clock
 from opiekun.core.errors import NotFound
 
+from . import listcache
 from .events import ConversationChanged
 from .models import OPEN_STATUSES, SLA_STATUSES, Attachment, Conversation, Event, Macro, Message, Status
 
@@ -118,18 +119,20 @@ def conversation_list(
     contact_id: int | None = None,
     limit: int = 50,
     offset: int = 0,
+    now: dt.datetime | None = None,
 ) -> list[Conversation]:
     """One page of an inbox view, newest activity first by default; 3 queries whatever the page size.
 
     The desk passes its agent; an integration (API token) passes only `shop_id`, and the views that
     are relative to an agent ("mine", "my customers") are then NotFound like an unknown view.
+    `now` (default: the clock) places the SLA-at-risk window; a remembered list passes its time bucket.
     """
     if agent is None and filters.team_id is None and filters.view in AGENT_VIEWS:
         raise NotFound("Unknown view.")
     shop_id = agent.shop_id if agent is not None else shop_id
     if shop_id is None:
         raise NotFound()
-    now = clock.now()
+    now = now or clock.now()
     qs = Conversation.objects.filter(shop_id=shop_id).filter(
         _view_q(agent, filters.view, filters.team_id, now)  # type: ignore[arg-type]  # None only off AGENT_VIEWS
     )
@@ -230,9 +233,16 @@ class ShopCounts:
         return counts
 
 
-def shop_counts(*, shop_id: int) -> ShopCounts:
-    """Two queries over the open conversations of the shop (fresh); also remembered for shop_counts_cached."""
-    version = _counts_version(shop_id)
+def shop_counts(*, shop_id: int, list_version: int | None = None) -> ShopCounts:
+    """Two queries over the open conversations of the shop (fresh); also remembered for shop_counts_cached.
+
+    `list_version`: the shop's list version as the caller read it (else one more query reads it).
+    """
+    return _shop_counts(shop_id, list_version)
+
+
+def _shop_counts(shop_id: int, list_version: int | None) -> ShopCounts:
+    version = _counts_version(shop_id, list_version)
     now = clock.now()
     # Grouped here rather than by GROUP BY: without a grouping order to satisfy, the database walks
     # conv_open_contact (covering, in contact order, so the caretaker lookups are sequential), 3-4 times
@@ -256,18 +266,23 @@ def shop_counts(*, shop_id: int) -> ShopCounts:
 
 # Counts are pushed, not pulled (DESIGN.md): the fan-out computes them once per change and every other
 # reader (the list fragment each desk re-fetches on every event, the inbox page) takes the remembered
-# value instead of counting again. Any ConversationChanged drops it; the age limit bounds what no event
-# announces (the SLA window moving with the clock, a contact's caretaker changing).
+# value instead of counting again. The key holds the shop's list version (Shop.list_version, moved on
+# by every list-visible change in the change's own transaction and read from the database, so every
+# process agrees) and a cache-side version that any ConversationChanged renews in the process that made
+# it. The age limit bounds what no change announces (the SLA window moving with the clock, edits in the
+# Django admin).
 COUNTS_CACHE_SECONDS = 30
 
 
-def _counts_version(shop_id: int) -> str:
+def _counts_version(shop_id: int, list_version: int | None = None) -> str:
+    if list_version is None:
+        list_version = listcache.list_version(shop_id=shop_id)
     key = f"opiekun:counts-version:{shop_id}"
     version = cache.get(key)
     if version is None:
         cache.add(key, uuid.uuid4().hex, None)
         version = cache.get(key) or ""
-    return str(version)
+    return f"{list_version}.{version}"
 
 
 def _counts_key(shop_id: int, version: str) -> str:
@@ -279,12 +294,17 @@ def counts_forget(shop_id: int) -> None:
     cache.set(f"opiekun:counts-version:{shop_id}", uuid.uuid4().hex, None)
 
 
-def shop_counts_cached(*, shop_id: int) -> ShopCounts:
-    """The shop's counts as last computed since the last change (cache read), else computed now."""
-    counts = cache.get(_counts_key(shop_id, _counts_version(shop_id)))
+def shop_counts_cached(*, shop_id: int, list_version: int | None = None) -> ShopCounts:
+    """The shop's counts as last computed since the last change (cache read), else computed now.
+
+    Pass the shop's `list_version` when it is at hand (the desk reads it with the agent's shop): the
+    cached answer then costs no query at all.
+    """
+    version = _counts_version(shop_id, list_version)
+    counts = cache.get(_counts_key(shop_id, version))
     if isinstance(counts, ShopCounts):
         return counts
-    return shop_counts(shop_id=shop_id)
+    return _shop_counts(shop_id, int(version.split(".", 1)[0]))
 
 
 def forget_counts_on_change(event: ConversationChanged) -> None:
@@ -293,9 +313,33 @@ def forget_counts_on_change(event: ConversationChanged) -> None:
 
 
 def view_counts(*, agent: Agent, cached: bool = False) -> ViewCounts:
-    """The agent's navigation counts; `cached=True` for readers that must not count per request."""
-    counts = shop_counts_cached(shop_id=agent.shop_id) if cached else shop_counts(shop_id=agent.shop_id)
-    return counts.for_agent(agent.pk)
+    """The agent's navigation counts; `cached=True` for readers that must not count per request.
+
+    The shop's list version comes from `agent.shop` as loaded with the agent (the desk loads it fresh
+    per request), so a change made by another process is never answered with older counts.
+    """
+    list_version = _loaded_list_version(agent)
+    if not cached:
+        return _shop_counts(agent.shop_id, list_version).for_agent(agent.pk)
+    # The agent's own share is remembered too: deriving it walks every group of the shop's open cases
+    # (thousands at 15k open cases, ~2 ms) and the shop's counts are a large value to unpickle.
+    version = _counts_version(agent.shop_id, list_version)
+    key = f"opiekun:agent-counts:{agent.shop_id}:{version}:{agent.pk}"
+    mine = cache.get(key)
+    if isinstance(mine, ViewCounts):
+        return mine
+    counts = cache.get(_counts_key(agent.shop_id, version))
+    if not isinstance(counts, ShopCounts):
+        counts = _shop_counts(agent.shop_id, int(version.split(".", 1)[0]))
+    mine = counts.for_agent(agent.pk)
+    cache.set(key, mine, COUNTS_CACHE_SECONDS)
+    return mine
+
+
+def _loaded_list_version(agent: Agent) -> int | None:
+    """The list version of the agent's shop if the shop row came with the agent, else None (read it)."""
+    shop = Agent._meta.get_field("shop").get_cached_value(agent, default=None)  # type: ignore[union-attr]
+    return None if shop is None else int(shop.list_version)
 
 
 def access_conversation(

@@ -22,6 +22,7 @@ from opiekun.shops.models import Shop
 
 from .attachments import CheckedFile, attachments_store
 from .events import ConversationChanged, MessageCreated, MessageUpdated, OutboundQueued
+from .listcache import list_version_bump
 from .models import OPEN_STATUSES, ChannelKind, Conversation, Message, Priority, Status, Tag
 from .routing import Route
 from .search import search_index_message
@@ -51,6 +52,12 @@ def _next_number(shop_id: int) -> int:
     # until commit, so two concurrent cases never read the same number.
     Shop.objects.filter(pk=shop_id).update(conversation_seq=F("conversation_seq") + 1)
     return Shop.objects.filter(pk=shop_id).values_list("conversation_seq", flat=True).get()
+
+
+def _conversation_changed(*, shop_id: int, conversation_id: int, what: str) -> None:
+    """Inside the change's transaction: move the shop's list version on, announce the change after commit."""
+    list_version_bump(shop_id=shop_id)
+    publish(ConversationChanged(shop_id=shop_id, conversation_id=conversation_id, what=what))
 
 
 def _sla_due(shop: Shop, since: dt.datetime) -> dt.datetime:
@@ -105,7 +112,7 @@ def conversation_create(
                 kind="follow_up_opened",
                 data={"number": conversation.number},
             )
-        publish(ConversationChanged(shop_id=shop.pk, conversation_id=conversation.pk, what="created"))
+        _conversation_changed(shop_id=shop.pk, conversation_id=conversation.pk, what="created")
     return conversation
 
 
@@ -188,9 +195,7 @@ def message_record_inbound(
                 is_internal=False,
             )
         )
-        publish(
-            ConversationChanged(shop_id=conversation.shop_id, conversation_id=conversation.pk, what="message")
-        )
+        _conversation_changed(shop_id=conversation.shop_id, conversation_id=conversation.pk, what="message")
     return message
 
 
@@ -278,9 +283,7 @@ def message_send(
                 is_internal=False,
             )
         )
-        publish(
-            ConversationChanged(shop_id=conversation.shop_id, conversation_id=conversation.pk, what="message")
-        )
+        _conversation_changed(shop_id=conversation.shop_id, conversation_id=conversation.pk, what="message")
         publish(OutboundQueued(shop_id=conversation.shop_id, message_id=message.pk))
     return message
 
@@ -406,11 +409,7 @@ def conversation_assign(
                 data={"assignee": agent.pk if agent else None},
                 ip=ip,
             )
-        publish(
-            ConversationChanged(
-                shop_id=conversation.shop_id, conversation_id=conversation.pk, what="assigned"
-            )
-        )
+        _conversation_changed(shop_id=conversation.shop_id, conversation_id=conversation.pk, what="assigned")
     return conversation
 
 
@@ -464,9 +463,7 @@ def conversation_set_status(
                 data={"from": old, "to": status},
                 ip=ip,
             )
-        publish(
-            ConversationChanged(shop_id=conversation.shop_id, conversation_id=conversation.pk, what="status")
-        )
+        _conversation_changed(shop_id=conversation.shop_id, conversation_id=conversation.pk, what="status")
     return conversation
 
 
@@ -492,10 +489,8 @@ def conversation_set_priority(
                 audit_record(
                     actor=actor, action="conversation.priority", obj=conversation, data={"to": priority}
                 )
-            publish(
-                ConversationChanged(
-                    shop_id=conversation.shop_id, conversation_id=conversation.pk, what="priority"
-                )
+            _conversation_changed(
+                shop_id=conversation.shop_id, conversation_id=conversation.pk, what="priority"
             )
     return conversation
 
@@ -520,11 +515,7 @@ def conversation_tag(
                 actor=actor,
                 data={"added": sorted(add_names), "removed": sorted(remove_names)},
             )
-            publish(
-                ConversationChanged(
-                    shop_id=conversation.shop_id, conversation_id=conversation.pk, what="tags"
-                )
-            )
+            _conversation_changed(shop_id=conversation.shop_id, conversation_id=conversation.pk, what="tags")
     return conversation
 
 
@@ -543,11 +534,7 @@ def conversation_link_order(
                 actor=actor,
                 data={"order_ref": order_ref},
             )
-            publish(
-                ConversationChanged(
-                    shop_id=conversation.shop_id, conversation_id=conversation.pk, what="order"
-                )
-            )
+            _conversation_changed(shop_id=conversation.shop_id, conversation_id=conversation.pk, what="order")
     return conversation
 
 
@@ -598,8 +585,8 @@ def conversation_merge(*, source: Conversation, target: Conversation, actor: Age
         )
         if actor:
             audit_record(actor=actor, action="conversation.merge", obj=target, data={"source": source.number})
-        publish(ConversationChanged(shop_id=target.shop_id, conversation_id=target.pk, what="merged"))
-        publish(ConversationChanged(shop_id=source.shop_id, conversation_id=source.pk, what="merged"))
+        _conversation_changed(shop_id=target.shop_id, conversation_id=target.pk, what="merged")
+        _conversation_changed(shop_id=source.shop_id, conversation_id=source.pk, what="merged")
     return target
 
 

@@ -24,6 +24,10 @@ class Shop(models.Model):
     closed_reply = models.CharField(max_length=12, choices=ClosedReply.choices, default=ClosedReply.REOPEN)
     # Per-shop case numbers come from this counter, bumped with an atomic F() update (never max + 1).
     conversation_seq = models.PositiveBigIntegerField(default=0)
+    # Moves on (atomic F() update, in the same transaction) with every change an inbox list or count
+    # shows; every web process reads it with the agent's shop, so remembered lists keyed by it are
+    # never served after a change, whichever process made it (conversations/listcache.py).
+    list_version = models.PositiveBigIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -105,6 +105,9 @@ def _database() -> dict:  # type: ignore[type-arg]
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": str(DATA_DIR / "opiekun.sqlite3"),
+        # Each thread keeps its connection (a fresh one per request, with its PRAGMAs, cost more than the
+        # whole remembered inbox page: bench/README.md); PostgreSQL keeps its 60 s too.
+        "CONN_MAX_AGE": 60,
         "OPTIONS": {
             # Several writers (web threads + worker threads): WAL, a busy timeout and IMMEDIATE
             # transactions avoid "database is locked" (DESIGN.md, measured facts).
@@ -118,6 +121,12 @@ def _database() -> dict:  # type: ignore[type-arg]
 DATABASES = {"default": _database()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# The desk's backend loads the agent and shop with the session's user (one query instead of two per
+# request); ModelBackend stays listed so sessions signed in through it keep working.
+AUTHENTICATION_BACKENDS = [
+    "opiekun.ui.desk.backends.DeskBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",

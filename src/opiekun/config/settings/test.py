@@ -10,5 +10,9 @@ HUEY = {**HUEY, "immediate": True}
 EMAIL_BACKEND = os.environ.get("OPIEKUN_EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["TEST"] = {"NAME": ":memory:"}
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "test"}}
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "test"},
+    # Rendered lists are not remembered in tests unless a test turns it on (ui/desk/tests/test_listcache*).
+    "desk": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"},
+}
 OPIEKUN_FORM_RATE_LIMIT = (5, 600)

@@ -18,10 +18,20 @@ class DeskRequest(HttpRequest):
     agent: Agent
 
 
+# user.agent (reverse one-to-one) and agent.shop, as select_related leaves them on the instances.
+_USER_AGENT: Any = Agent._meta.get_field("user").remote_field
+_AGENT_SHOP: Any = Agent._meta.get_field("shop")
+
+
 def agent_of(user: Any) -> Agent | None:
-    """The active user's agent profile with its shop (one query), or None."""
+    """The active user's agent profile with its shop, or None: no query when the sign-in backend
+    (backends.DeskBackend) loaded them with the user for this request, else one."""
     if not user.is_authenticated or not user.is_active:
         return None
+    if _USER_AGENT.is_cached(user):
+        agent = _USER_AGENT.get_cached_value(user)
+        if agent is None or _AGENT_SHOP.is_cached(agent):
+            return agent
     return Agent.objects.select_related("shop", "user").filter(user_id=user.pk).first()
 
 

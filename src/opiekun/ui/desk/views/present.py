@@ -109,8 +109,11 @@ def initials(name: str) -> str:
     return "".join(p[0] for p in parts[:2]).upper() or "?"
 
 
-def list_rows(conversations: list[Conversation], snippets: dict[int, Snippet]) -> list[Row]:
-    now = clock.now()
+def list_rows(
+    conversations: list[Conversation], snippets: dict[int, Snippet], *, now: dt.datetime | None = None
+) -> list[Row]:
+    """Rows as the list shows them at `now` (default: the clock; a remembered list passes its minute)."""
+    now = now or clock.now()
     rows = []
     for c in conversations:
         s = snippets.get(c.pk)
