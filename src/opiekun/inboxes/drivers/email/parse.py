@@ -439,6 +439,8 @@ def _parse_addresses(raw: str | None, defects: list[str], where: str) -> list[Ma
         email_addr = _repair_address(addr) if addr else ""
         if not email_addr and not name:
             continue
+        if email_addr and email_addr != addr.strip().strip("<>").lower():
+            defects.append(f"{where}: malformed address repaired")
         if not email_addr and "@" in name:
             email_addr = _repair_address(name)
         display = decode_words(name, defects, where).strip().strip('"').strip()
@@ -1298,6 +1300,7 @@ def _parse(raw: bytes, time_limit: float) -> ParsedMail:
     elif ctype == "multipart/report" and not reason:
         reason = f"report: {ctype_params.get('report-type', '') or 'unknown'}"
 
+    date = _parse_date(_clean_header(headers.get("date")).strip(), defects)
     unique_defects = tuple(dict.fromkeys(defects))[:50]
     return ParsedMail(
         message_id=message_ids[0] if message_ids else "",
@@ -1309,7 +1312,7 @@ def _parse(raw: bytes, time_limit: float) -> ParsedMail:
         to=to,
         cc=cc,
         delivered_to=tuple(delivered),
-        date=_parse_date(_clean_header(headers.get("date")).strip(), defects),
+        date=date,
         text=text.strip("\n"),
         html=html,
         attachments=tuple(state.attachments),

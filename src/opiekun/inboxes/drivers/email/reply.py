@@ -104,6 +104,10 @@ _DATE_EMAIL_COLON = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)*[ \t]*>?[ \t]*\]?[
 _ISO_DATE_START = re.compile(
     r"^[ \t]*\d{4}[-/.]\d{1,2}[-/.]\d{1,2}\b.{0,60}(?:GMT[+-]?\d|<[^<>]*@[^<>]*>|@[\w-]+\.[\w.]+)", re.I
 )
+# Apple Mail in Polish/Russian/German: "Wiadomość napisana przez X <a> w dniu 03.03.2025, o godz. 09:02:"
+_APPLE_INTRO = re.compile(
+    r"^[\s>]*(?:wiadomość napisana przez|сообщение от|повідомлення від|am .{4,40} um .{3,12} schrieb)\s.{3,250}:\s*$", re.I
+)
 _SCHRIEB_AM = re.compile(r"\b(?:schrieb am|escribió el|a écrit le)\b.{4,80}:[ \t]*$", re.I)
 _SEPARATOR = re.compile(
     r"^[ \t>]*[*_]*[ \t]*-{2,}[ \t]*(?:"
@@ -158,6 +162,8 @@ def _is_attribution(line: str) -> bool:
         ):
             return True
         return False
+    if _APPLE_INTRO.match(stripped):
+        return True
     if _SCHRIEB_AM.search(stripped):
         return True
     if _ISO_DATE_START.match(stripped):
@@ -235,11 +241,18 @@ _ATTRIBUTION_START = re.compile(
 )
 
 
+_COMPLETE_START = re.compile(
+    r"^[\s>]*[-*_ ]*(?:(?:on|am|le|el|em|il|op|den|på|w dniu|dnia|vào|at|użytkownik)\b|\d|\w{2,12}[.,]*\s+\d)", re.I
+)
+
+
 def _join_wrapped_attributions(lines: list[str], classes: list[str]) -> None:
     """Gmail and others wrap "On ... <\\naddr> wrote:" over 2-5 lines; mark all of them 'b'."""
     for i in range(len(lines)):
         if classes[i] in ("e", "d", "s") or not _MAYBE_HEADER_END.search(lines[i]):
             continue
+        if classes[i] == "b" and _COMPLETE_START.match(lines[i]):
+            continue  # a whole attribution on one line: the text above it is not part of it
         best = -1
         fallback = -1
         for span in range(1, 6):

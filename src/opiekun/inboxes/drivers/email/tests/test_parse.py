@@ -1,0 +1,343 @@
+"""parse_mail and fingerprint on our own hand-written fixtures (the corpus runs in tests/corpus)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import time
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from opiekun.inboxes.drivers.email.parse import (
+    MAX_DEPTH,
+    MailParseError,
+    MailTooComplex,
+    ParsedMail,
+    fingerprint,
+    parse_mail,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def load(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+def parse(name: str) -> ParsedMail:
+    return parse_mail(load(name))
+
+
+# --- charsets and headers ----------------------------------------------------------------------------
+
+
+def test_gmail_utf8_headers_threading_and_language() -> None:
+    mail = parse("gmail_pl_utf8.eml")
+    assert mail.subject == "Re: [#1042] Zamówienie nr 5521 – brak paczki"
+    assert (mail.sender.name, mail.sender.email) == ("Anna Kowalska", "anna.kowalska@gmail.com")
+    assert mail.message_id == "CAF3kq9Hn2x=abc@mail.gmail.com"
+    assert mail.in_reply_to == "opiekun.1042.7@sklep-demo.pl"
+    assert mail.references == ("opiekun.1042.1@sklep-demo.pl", "opiekun.1042.7@sklep-demo.pl")
+    assert mail.delivered_to == ("pomoc@sklep-demo.pl",)
+    assert mail.date == dt.datetime(2025, 3, 3, 9, 15, 42, tzinfo=dt.UTC)
+    assert "paczka nadal nie dotarła" in mail.text
+    assert "\r" not in mail.text
+    assert mail.language == "pl"
+    assert not mail.auto_submitted and mail.bounce is None
+
+
+@pytest.mark.parametrize(
+    ("name", "subject", "sender_name", "text_part", "language"),
+    [
+        ("onet_iso8859_2_qp.eml", "Zwrot butów - prośba", "Jan Nowak", "czy mogę zwrócić buty", "pl"),
+        ("wp_windows1250_bottom.eml", "Re: Płatność BLIK", "Piotr Zieliński", "Płaciłem BLIKiem", "pl"),
+        ("outlook_ru_windows1251.eml", "RE: Ваш заказ 5540 отправлен", "Ольга Смирнова", "пришёл повреждённым", "ru"),
+        ("mailru_koi8r.eml", "Re: Посылка", "Ирина Петрова", "Спасибо, всё получила.", "ru"),
+        ("iso2022jp.eml", "注文について", "山田太郎", "商品がまだ届いていません。", ""),
+    ],
+)
+def test_every_charset_decodes(name: str, subject: str, sender_name: str, text_part: str, language: str) -> None:
+    mail = parse(name)
+    assert mail.subject == subject
+    assert mail.sender.name == sender_name
+    assert text_part in mail.text
+    assert "\ufffd" not in mail.text
+    assert mail.language == language
+    assert not [d for d in mail.defects if "guessed" in d or "replaced" in d]
+
+
+def test_mislabelled_and_split_encoded_words() -> None:
+    mail = parse("mislabelled.eml")
+    assert mail.subject == "Faktura za zamówienie nr 12"  # a character split over two B-words
+    assert mail.sender.name == "Małgorzata Wójcik"  # UTF-8 bytes labelled iso-8859-1
+    assert mail.text == "Proszę o fakturę na firmę. Zażółć gęślą jaźń."  # UTF-8 body labelled us-ascii
+    assert any("declared iso-8859-1 but is UTF-8" in d for d in mail.defects)
+
+
+def test_malformed_sender_is_repaired_and_recorded() -> None:
+    mail = parse("malformed_from.eml")
+    assert mail.sender.email == "jankowalski@example.pl"
+    assert mail.date is None
+    assert "date: unparseable" in mail.defects
+    assert "from: malformed address repaired" in mail.defects
+    assert mail.to[0].email == "pomoc@sklep-demo.pl"
+
+
+def test_unusable_from_falls_back_to_sender_header() -> None:
+    mail = parse("unusable_from.eml")
+    assert (mail.sender.name, mail.sender.email) == ("Biuro Obslugi", "biuro@example.pl")
+    assert "from: unusable, sender taken from sender" in mail.defects
+
+
+# --- bodies and attachments --------------------------------------------------------------------------
+
+
+def test_rfc2231_and_rfc2047_filenames() -> None:
+    mail = parse("rfc2231_filenames.eml")
+    names = [a.filename for a in mail.attachments]
+    assert names == ["Faktura nr 12 żółw.pdf", "zdjęcie uszkodzenia pudełka.png", "lista_zwrotów.csv"]
+    pdf, png, csv = mail.attachments
+    assert pdf.content.startswith(b"%PDF-1.4") and pdf.content_type == "application/pdf"
+    assert png.content.startswith(b"\x89PNG")
+    assert csv.content == b"sku;ilosc\nBUT-42;1"  # the CRLF before a boundary belongs to the boundary
+    assert mail.text == "W załączniku faktura i zdjęcie uszkodzenia."
+
+
+def test_html_is_sanitised_and_keeps_cid_images() -> None:
+    mail = parse("html_cid_image.eml")
+    assert 'src="cid:foto1@example.pl"' in mail.html
+    assert "<script" not in mail.html and "alert" not in mail.html and "onerror" not in mail.html
+    assert "javascript:" not in mail.html
+    assert 'href="https://example.pl/zamowienie"' in mail.html
+    (image,) = mail.attachments
+    assert (image.filename, image.content_id, image.inline) == ("foto.png", "foto1@example.pl", True)
+    # no text/plain part: the text is derived from the HTML, without style or script content
+    assert mail.text.startswith("Tak wygląda uszkodzony produkt:")
+    assert "color:red" not in mail.text and "alert" not in mail.text
+
+
+def test_unreferenced_cid_part_is_a_normal_attachment() -> None:
+    raw = load("html_cid_image.eml").replace(b"cid:foto1@example.pl", b"https://example.pl/x.png")
+    (image,) = parse_mail(raw).attachments
+    assert image.inline is False
+
+
+def test_html_only_outlook_mail_gets_text() -> None:
+    mail = parse("outlook_pl_html_only.eml")
+    assert mail.text.startswith("Dziękuję, termin pasuje.\n\nEwa")
+    assert "Od: Sklep Demo <pomoc@sklep-demo.pl>" in mail.text
+    assert "<b>Od:</b>" in mail.html
+
+
+def test_forwarded_message_is_an_eml_attachment_and_not_in_the_text() -> None:
+    mail = parse("forwarded_rfc822.eml")
+    assert mail.text == "Przesyłam potwierdzenie, kwota się nie zgadza."
+    (eml,) = mail.attachments
+    assert eml.filename == "Potwierdzenie zamowienia 5600.eml"
+    assert eml.content_type == "message/rfc822"
+    assert b"Message-ID: <order-5600@sklep-demo.pl>" in eml.content
+    assert parse_mail(eml.content).subject == "Potwierdzenie zamowienia 5600"
+
+
+def test_uuencoded_blocks_and_parts_become_attachments() -> None:
+    mail = parse("uuencode.eml")
+    inline, part = mail.attachments
+    assert (inline.filename, inline.content) == ("paczka.txt", b"Numer paczki: 0012345678\n")
+    assert (part.filename, part.content) == ("list.txt", b"Hello Opiekun")
+    assert "begin 644" not in mail.text and "Numer w zalaczniku." in mail.text
+
+
+# --- auto-replies and bounces ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("vacation_pl.eml", "auto-submitted: auto-replied"),
+        ("vacation_ru.eml", "subject: vacation"),
+        ("vacation_en.eml", "x-auto-response-suppress"),
+    ],
+)
+def test_vacation_auto_replies(name: str, reason: str) -> None:
+    mail = parse(name)
+    assert mail.auto_submitted is True
+    assert mail.auto_reason == reason
+    assert mail.bounce is None
+
+
+@pytest.mark.parametrize(
+    "subject",
+    ["Automatyczna odpowiedź: Zwrot", "Nieobecność", "Out of Office: Order 1", "Автоответ: Заказ",
+     "Автоматический ответ: заказ", "Auto: Zamówienie 12"],
+)  # fmt: skip
+def test_vacation_subjects_alone_are_enough(subject: str) -> None:
+    raw = load("gmail_pl_utf8.eml").replace(
+        b"Subject: =?UTF-8?Q?Re:_[#1042]_Zam=C3=B3wienie_nr_5521_=E2=80=93_brak_paczki?=",
+        b"Subject: " + subject.encode(),
+    )
+    mail = parse_mail(raw)
+    assert mail.subject == subject
+    assert mail.auto_submitted and mail.auto_reason == "subject: vacation"
+
+
+def test_a_customer_subject_that_mentions_absence_is_not_automatic() -> None:
+    raw = load("gmail_pl_utf8.eml").replace(
+        b"Subject: =?UTF-8?Q?Re:_[#1042]_Zam=C3=B3wienie_nr_5521_=E2=80=93_brak_paczki?=",
+        "Subject: Zwrot podczas mojej nieobecności".encode(),
+    )
+    assert parse_mail(raw).auto_submitted is False
+
+
+def test_dsn_bounce_names_the_failed_recipient_and_our_message() -> None:
+    mail = parse("dsn_bounce.eml")
+    assert mail.bounce is not None
+    assert mail.bounce.recipient == "nie.ma.takiego@example.pl"
+    assert mail.bounce.status == "5.1.1"
+    assert mail.bounce.permanent is True
+    assert mail.bounce.original_message_id == "opiekun.1050.3@sklep-demo.pl"
+    assert "User unknown" in mail.bounce.diagnostic
+    assert mail.auto_submitted is True
+    assert [a.content_type for a in mail.attachments] == ["message/delivery-status", "message/rfc822"]
+    assert "zwrot zostal przyjety" not in mail.text  # the bounced copy is not the reply text
+
+
+def test_delayed_dsn_is_not_permanent() -> None:
+    mail = parse("dsn_delayed.eml")
+    assert mail.bounce is not None
+    assert (mail.bounce.status, mail.bounce.permanent) == ("4.4.1", False)
+    assert mail.bounce.recipient == "klient@example.com"
+    assert mail.bounce.original_message_id == "opiekun.1051.1@sklep-demo.pl"
+
+
+def test_plain_polish_bounce_from_postmaster() -> None:
+    mail = parse("bounce_plain_pl.eml")
+    assert mail.bounce is not None
+    assert mail.bounce.recipient == "zuzanna@example.pl"
+    assert (mail.bounce.status, mail.bounce.permanent) == ("5.2.2", True)
+    assert mail.bounce.original_message_id == "opiekun.1052.2@sklep-demo.pl"
+    assert mail.auto_reason == "bounce"
+
+
+def test_ordinary_mail_is_neither_bounce_nor_auto_reply() -> None:
+    for name in ("gmail_pl_utf8.eml", "onet_iso8859_2_qp.eml", "rfc2231_filenames.eml"):
+        mail = parse(name)
+        assert (mail.auto_submitted, mail.auto_reason, mail.bounce) == (False, "", None)
+
+
+# --- limits and robustness ---------------------------------------------------------------------------
+
+
+def _nested(depth: int, links: int) -> bytes:
+    head = b"From: a@example.com\r\nSubject: deep\r\nMIME-Version: 1.0\r\n"
+    body = b""
+    for level in range(depth):
+        body += b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (level, level)
+    html = b"<p>" + b"".join(b'<a href="https://x.example/%d">l</a>' % i for i in range(links)) + b"</p>"
+    body += b"Content-Type: text/html\r\n\r\n" + html + b"\r\n"
+    for level in reversed(range(depth)):
+        body += b"--b%d--\r\n" % level
+    return head + body
+
+
+def test_pathological_mail_is_cut_off_fast() -> None:
+    started = time.monotonic()
+    with pytest.raises(MailTooComplex):
+        parse_mail(_nested(depth=200, links=5000))
+    with pytest.raises(MailTooComplex):
+        parse_mail(_nested(depth=MAX_DEPTH + 5, links=10))
+    with pytest.raises(MailTooComplex):
+        parse_mail(_nested(depth=1, links=100_000))  # thousands of links: over the HTML tag limit
+    assert time.monotonic() - started < 2.0
+
+
+def test_nesting_within_the_limit_still_parses() -> None:
+    mail = parse_mail(_nested(depth=10, links=50))
+    assert mail.html.count("<a ") == 50
+    assert mail.text.strip() == "l" * 50
+
+
+def test_time_limit_applies() -> None:
+    with pytest.raises(MailTooComplex):
+        parse_mail(load("gmail_pl_utf8.eml"), time_limit=0)
+
+
+def test_too_many_parts() -> None:
+    parts = b"".join(b"--p\r\nContent-Type: text/plain\r\n\r\nx\r\n" for _ in range(600))
+    raw = b'From: a@example.com\r\nContent-Type: multipart/mixed; boundary="p"\r\n\r\n' + parts + b"--p--\r\n"
+    with pytest.raises(MailTooComplex):
+        parse_mail(raw)
+
+
+def test_a_25_mb_attachment_parses_without_blowing_memory() -> None:
+    import base64
+
+    payload = random.Random(7).randbytes(25 * 1024 * 1024)
+    raw = (
+        b'From: a@example.com\r\nSubject: big\r\nContent-Type: multipart/mixed; boundary="x"\r\n\r\n'
+        b"--x\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n--x\r\n"
+        b'Content-Type: application/octet-stream; name="big.bin"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+        + base64.encodebytes(payload)
+        + b"--x--\r\n"
+    )
+    tracemalloc.start()
+    started = time.monotonic()
+    mail = parse_mail(raw, time_limit=30)
+    elapsed = time.monotonic() - started
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert mail.attachments[0].content == payload
+    assert peak < 260 * 1024 * 1024, f"peak {peak / 1e6:.0f} MB"
+    assert elapsed < 10
+
+
+@pytest.mark.parametrize("raw", [b"", b"   \r\n", b"\x00\x01\x02\xff" * 100])
+def test_not_a_mail(raw: bytes) -> None:
+    with pytest.raises(MailParseError):
+        parse_mail(raw)
+
+
+def test_random_damage_never_raises_anything_else() -> None:
+    rng = random.Random(3)
+    sources = [p.read_bytes() for p in sorted(FIXTURES.glob("*.eml"))]
+    for _ in range(300):
+        data = bytearray(rng.choice(sources))
+        for _ in range(rng.randint(1, 20)):
+            where = rng.randrange(len(data))
+            action = rng.random()
+            if action < 0.4:
+                data[where] = rng.randrange(256)
+            elif action < 0.7:
+                del data[where : where + rng.randint(1, 50)]
+            else:
+                data[where:where] = rng.choice([b"\r\n", b"--", b"=?utf-8?B?", b"?=", b"<", b'"', b"\x00", b"begin 644 "])
+        try:
+            parse_mail(bytes(data))
+        except MailParseError:
+            pass
+
+
+def test_junk_before_the_header_is_skipped() -> None:
+    mail = parse_mail(b"---- Original email message ----\r\n" + load("gmail_pl_utf8.eml"))
+    assert mail.sender.email == "anna.kowalska@gmail.com"
+    assert "junk before the header skipped" in mail.defects
+
+
+# --- fingerprint --------------------------------------------------------------------------------------
+
+
+def test_fingerprint_ignores_trace_headers_and_line_endings() -> None:
+    raw = load("gmail_pl_utf8.eml")
+    redelivered = b"Received: from relay.example.net by mx.example.net; Mon, 3 Mar 2025 10:17:00 +0100\r\n" + raw
+    redelivered = redelivered.replace(b"Delivered-To: pomoc@sklep-demo.pl\r\n", b"Delivered-To: inny@sklep-demo.pl\r\n")
+    assert fingerprint(redelivered) == fingerprint(raw)
+    assert fingerprint(raw.replace(b"\r\n", b"\n")) == fingerprint(raw)
+
+
+def test_fingerprint_tells_apart_mails_sharing_a_message_id() -> None:
+    raw = load("gmail_pl_utf8.eml")
+    other = raw.replace(b"paczka nadal nie dotar", b"paczka wreszcie dotar")
+    assert fingerprint(other) != fingerprint(raw)
+    assert parse_mail(other).message_id == parse_mail(raw).message_id
+    assert fingerprint(raw.replace(b"To: Sklep Demo", b"To: Inny Sklep")) != fingerprint(raw)

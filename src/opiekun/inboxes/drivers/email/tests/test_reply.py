@@ -1,0 +1,188 @@
+"""split_reply / is_reply_header on replies written the way pl/ru/uk/en clients and webmails write them."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from opiekun.inboxes.drivers.email.parse import html_to_text, parse_mail
+from opiekun.inboxes.drivers.email.reply import is_reply_header, split_reply
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+QUOTE = "> Dzień dobry,\n> Pani zamówienie zostało wysłane.\n>\n> Sklep Demo\n"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        # Gmail pl/ru/uk/en
+        "pon., 3 mar 2025 o 09:02 Sklep Demo <pomoc@sklep-demo.pl> napisał(a):",
+        "пн, 3 мар. 2025 г. в 09:02, Sklep Demo <pomoc@sklep-demo.pl>:",
+        "пн, 3 бер. 2025 р. о 09:02 Sklep Demo <pomoc@sklep-demo.pl> пише:",
+        "On Mon, Mar 3, 2025 at 9:02 AM Sklep Demo <pomoc@sklep-demo.pl> wrote:",
+        # Apple Mail
+        "On 3 Mar 2025, at 09:02, Sklep Demo <pomoc@sklep-demo.pl> wrote:",
+        "Wiadomość napisana przez Sklep Demo <pomoc@sklep-demo.pl> w dniu 03.03.2025, o godz. 09:02:",
+        # Thunderbird
+        "W dniu 03.03.2025 o 09:02, Sklep Demo pisze:",
+        "03.03.2025 09:02, Sklep Demo пишет:",
+        "On 03/03/2025 09:02, Sklep Demo wrote:",
+        # Onet / WP / Interia
+        "Dnia 3 marca 2025 09:02 Sklep Demo <pomoc@sklep-demo.pl> napisał(a):",
+        "W dniu 3 marca 2025 09:02 użytkownik Sklep Demo <pomoc@sklep-demo.pl> napisał:",
+        "Użytkownik Sklep Demo <pomoc@sklep-demo.pl> napisał:",
+        # mail.ru / Yandex
+        "Понедельник, 3 марта 2025, 9:02 +03:00 от Sklep Demo <pomoc@sklep-demo.pl>:",
+        "03.03.2025, 09:02, \"Sklep Demo\" <pomoc@sklep-demo.pl>:",
+        "Sklep Demo написал(а):",
+        # separators
+        "-----Original Message-----",
+        "--- Oryginalna wiadomość ---",
+        "-------- Пересылаемое сообщение --------",
+        "---------- Forwarded message ---------",
+        # Outlook blocks, flattened or with their line breaks
+        "From: Sklep Demo Sent: Monday, March 3, 2025 9:02 AM To: Anna Subject: Re: Zamówienie",
+        "Od: Sklep Demo <pomoc@sklep-demo.pl>\nWysłano: poniedziałek, 3 marca 2025 09:02\nDo: Anna",
+        "От: Sklep Demo <pomoc@sklep-demo.pl>\nОтправлено: 3 марта 2025 г. 9:02\nКому: Ольга",
+    ],
+)
+def test_reply_headers_are_recognised_and_cut(header: str) -> None:
+    assert is_reply_header(header)
+    split = split_reply(f"Dziękuję, wszystko jasne.\n\n{header}\n\n{QUOTE}")
+    assert split.reply == "Dziękuję, wszystko jasne."
+    assert header.split("\n")[0] in split.quoted
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Dzień dobry, zamówienie nr 123 nie dotarło.",
+        "On Monday I will be at home, please deliver then.",
+        "Kod: 1234",
+        "Napisałem wczoraj, że paczka jest uszkodzona.",
+        "Pozdrawiam",
+        "https://example.com/wrote:",
+        "Od: jutra jestem dostępna",
+    ],
+)
+def test_ordinary_lines_are_not_reply_headers(line: str) -> None:
+    assert not is_reply_header(line)
+
+
+def test_top_posted_gmail_reply_from_a_fixture() -> None:
+    mail = parse_mail((FIXTURES / "gmail_pl_utf8.eml").read_bytes())
+    split = split_reply(mail.text)
+    assert split.reply.startswith("Dzień dobry,\n\npaczka nadal nie dotarła.")
+    assert split.reply.endswith("Pozdrawiam\nAnna Kowalska")  # a sign-off stays: it is not a clear signature block
+    assert split.quoted.startswith("pon., 3 mar 2025 o 09:02 Sklep Demo")
+    assert "Pani zamówienie zostało wysłane" in split.quoted
+
+
+def test_onet_iso8859_2_reply() -> None:
+    mail = parse_mail((FIXTURES / "onet_iso8859_2_qp.eml").read_bytes())
+    assert split_reply(mail.text).reply == (
+        "Witam,\n\nczy mogę zwrócić buty kupione w zeszłym tygodniu? Rozmiar jest za mały."
+    )
+
+
+def test_bottom_posted_wp_reply_with_signature() -> None:
+    mail = parse_mail((FIXTURES / "wp_windows1250_bottom.eml").read_bytes())
+    split = split_reply(mail.text)
+    assert split.reply == "Numer zamówienia to 5533. Płaciłem BLIKiem."
+    assert split.quoted.startswith("W dniu 1.03.2025 o 12:00, Sklep Demo pisze:")
+    assert split.signature == "--\nWysłane z aplikacji Poczta WP"
+
+
+def test_outlook_russian_block() -> None:
+    mail = parse_mail((FIXTURES / "outlook_ru_windows1251.eml").read_bytes())
+    split = split_reply(mail.text)
+    assert split.reply == "Добрый день!\n\nЗаказ пришёл повреждённым, прошу оформить возврат.\n\nС уважением,\nОльга Смирнова"
+    assert split.quoted.startswith("От: Sklep Demo")
+
+
+def test_outlook_polish_html_block() -> None:
+    mail = parse_mail((FIXTURES / "outlook_pl_html_only.eml").read_bytes())
+    split = split_reply(mail.text)
+    assert split.reply == "Dziękuję, termin pasuje.\n\nEwa"
+    assert "Proponujemy dostawę w czwartek." in split.quoted
+
+
+def test_mailru_koi8r_reply() -> None:
+    mail = parse_mail((FIXTURES / "mailru_koi8r.eml").read_bytes())
+    assert split_reply(mail.text).reply == "Спасибо, всё получила."
+
+
+def test_gmail_html_quote_becomes_quoted_text() -> None:
+    mail = parse_mail((FIXTURES / "gmail_html_alternative.eml").read_bytes())
+    text = html_to_text(mail.html)
+    assert "> Kod RABAT10 jest ważny do końca marca." in text
+    assert split_reply(text).reply == "Kod nie działa przy płatności kartą."
+    assert split_reply(mail.text).reply == "Kod nie działa przy płatności kartą."
+
+
+def test_yandex_bottom_posted() -> None:
+    text = (
+        "03.03.2025, 09:02, \"Sklep Demo\" <pomoc@sklep-demo.pl>:\n"
+        "> Здравствуйте! Укажите, пожалуйста, номер заказа.\n"
+        ">\n\n"
+        "Номер заказа 5590.\n\n"
+        "-- \nС уважением, Алексей\n"
+    )
+    split = split_reply(text)
+    assert split.reply == "Номер заказа 5590."
+    assert split.signature == "-- \nС уважением, Алексей"
+    assert "Укажите, пожалуйста" in split.quoted
+
+
+def test_thunderbird_bottom_posted_ukrainian() -> None:
+    text = "03.03.2025 09:02, Sklep Demo пише:\n> Доброго дня! Ваше замовлення відправлено.\n\nДякую, отримала.\n"
+    assert split_reply(text).reply == "Дякую, отримала."
+
+
+def test_interleaved_answers_keep_the_quoted_questions() -> None:
+    text = (
+        "W dniu 03.03.2025 o 09:02, Sklep Demo pisze:\n"
+        "> Jaki jest numer zamówienia?\n\n"
+        "5590\n\n"
+        "> Czy paczka była uszkodzona?\n\n"
+        "Tak, karton był zgnieciony.\n"
+    )
+    reply = split_reply(text).reply
+    assert "5590" in reply and "> Czy paczka była uszkodzona?" in reply and "karton był zgnieciony" in reply
+
+
+@pytest.mark.parametrize(
+    "signature",
+    ["Sent from my iPhone", "Wysłane z iPhone'a", "Отправлено с iPhone", "Wysłane z mojego smartfona Samsung",
+     "Отправлено из мобильной Почты Mail.ru", "Get Outlook for Android"],
+)  # fmt: skip
+def test_mobile_signatures_are_cut(signature: str) -> None:
+    split = split_reply(f"Proszę o fakturę.\n\n{signature}\n")
+    assert split.reply == "Proszę o fakturę."
+    assert split.signature == signature
+
+
+def test_sentences_that_only_look_like_signatures_stay() -> None:
+    text = "Sent from my desk, it is easier than from my mobile phone.\n\nPozdrawiam serdecznie,\nAnna"
+    assert split_reply(text).reply == text
+
+
+def test_dash_dash_signature_block() -> None:
+    split = split_reply("Proszę o zwrot.\n\n-- \nJan Nowak\ntel. 600 100 200\n")
+    assert (split.reply, split.signature) == ("Proszę o zwrot.", "-- \nJan Nowak\ntel. 600 100 200")
+
+
+def test_only_quote_keeps_the_text_and_empty_input() -> None:
+    assert split_reply("> tylko cytat\n").reply == "> tylko cytat"
+    assert split_reply("  \n\n").reply == ""
+
+
+def test_crlf_and_speed_on_a_hostile_body() -> None:
+    assert split_reply("Tak.\r\n\r\nOn Mon, 3 Mar 2025, X <x@example.com> wrote:\r\n> a\r\n").reply == "Tak."
+    hostile = ("On " + "a " * 5000 + "\n") * 200 + ">" * 10000 + "\n" + "-" * 10000
+    started = time.monotonic()
+    split_reply(hostile)
+    assert time.monotonic() - started < 1.0

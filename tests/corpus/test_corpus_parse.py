@@ -1,0 +1,60 @@
+"""parse_mail over every mail file of ../shared/corpus: no crash, and the scores the issue requires."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.corpus.conftest import (
+    print_scores,
+    score_chatwoot,
+    score_django_helpdesk,
+    score_no_crash,
+    score_spamscope,
+    score_zammad,
+    score_zammad_behaviour,
+)
+
+pytestmark = pytest.mark.corpus
+
+
+def test_every_corpus_mail_parses_without_a_crash(corpus_dir: Path) -> None:
+    result = score_no_crash(corpus_dir)
+    for source, row in result.items():
+        print(source, row)
+    assert sum(row["files"] for row in result.values()) >= 240, "corpus mail files missing"
+    assert all(row["crashes"] == 0 for row in result.values())
+    assert sum(row["parse_errors"] + row["too_complex"] for row in result.values()) <= 2
+
+
+def test_zammad_subject_sender_and_attachments(corpus_dir: Path) -> None:
+    scores = score_zammad(corpus_dir)
+    print_scores(*scores.values())
+    assert scores["subject"].ratio >= 0.98
+    assert scores["sender"].ratio >= 0.98
+    assert scores["binary"].ratio >= 0.95
+
+
+def test_zammad_parse_behaviour(corpus_dir: Path) -> None:
+    score = score_zammad_behaviour(corpus_dir)
+    print_scores(score)
+    assert score.ratio == 1.0
+
+
+def test_chatwoot_parse_expectations(corpus_dir: Path) -> None:
+    score = score_chatwoot(corpus_dir)
+    print_scores(score)
+    assert score.ratio == 1.0
+
+
+def test_django_helpdesk_expectations(corpus_dir: Path) -> None:
+    score = score_django_helpdesk(corpus_dir)
+    print_scores(score)
+    assert score.ratio == 1.0
+
+
+def test_spamscope_expectations(corpus_dir: Path) -> None:
+    score = score_spamscope(corpus_dir)
+    print_scores(score)
+    assert score.ratio >= 0.9
