@@ -184,10 +184,19 @@ def score_zammad(corpus: Path) -> dict[str, Score]:
             for score in (subject, sender):
                 score.check(False, f"{label}: {mail}")
             continue
-        subject.check(_ws(mail.subject) == _ws(row.get("subject")), f"{label}: {mail.subject!r} != {row.get('subject')!r}")
-        sender.check(_addr(mail.sender.email) == _addr(row.get("from_email")), f"{label}: {mail.sender.email!r} != {row.get('from_email')!r}")
+        subject.check(
+            _ws(mail.subject) == _ws(row.get("subject")),
+            f"{label}: {mail.subject!r} != {row.get('subject')!r}",
+        )
+        sender.check(
+            _addr(mail.sender.email) == _addr(row.get("from_email")),
+            f"{label}: {mail.sender.email!r} != {row.get('from_email')!r}",
+        )
         if row.get("from_display_name") is not None:
-            name.check(_ws(mail.sender.name) == _ws(row["from_display_name"]), f"{label}: {mail.sender.name!r} != {row['from_display_name']!r}")
+            name.check(
+                _ws(mail.sender.name) == _ws(row["from_display_name"]),
+                f"{label}: {mail.sender.name!r} != {row['from_display_name']!r}",
+            )
         ours = {hashlib.md5(a.content).hexdigest() for a in mail.attachments}  # noqa: S324 - comparison only
         for att in row.get("attachments", []):
             if att.get("is_body_alternative"):
@@ -198,7 +207,13 @@ def score_zammad(corpus: Path) -> dict[str, Score]:
             mime = (att.get("mime_type") or "").lower()
             if not (mime.startswith("text/") or mime.startswith("message/")):
                 binary.check(hit, what)
-    return {"subject": subject, "sender": sender, "sender_name": name, "binary": binary, "all_attachments": every}
+    return {
+        "subject": subject,
+        "sender": sender,
+        "sender_name": name,
+        "binary": binary,
+        "all_attachments": every,
+    }
 
 
 def score_zammad_behaviour(corpus: Path) -> Score:
@@ -304,11 +319,16 @@ def score_chatwoot(corpus: Path) -> Score:
                 candidates = {mail.sender.email, *(a.email for a in mail.reply_to)}
                 score.check(wanted in candidates, f"{label}: contact {candidates}")
             elif key == "reply_to_header":
-                score.check(any(a.email in wanted for a in mail.reply_to), f"{label}: reply-to {mail.reply_to}")
+                score.check(
+                    any(a.email in wanted for a in mail.reply_to), f"{label}: reply-to {mail.reply_to}"
+                )
             elif key == "no_error":
                 score.check(True, label)
             elif key == "date":
-                score.check(mail.date is not None and mail.date.isoformat()[:19] == "2020-04-20T08:20:20", f"{label}: date {mail.date}")
+                score.check(
+                    mail.date is not None and mail.date.isoformat()[:19] == "2020-04-20T08:20:20",
+                    f"{label}: date {mail.date}",
+                )
             elif key == "creates_conversation" and label == "bounced_with_no_from.eml":
                 score.check(mail.bounce is not None or mail.auto_submitted, f"{label}: not a bounce")
     return score
@@ -329,9 +349,13 @@ def score_django_helpdesk(corpus: Path) -> Score:
         if "title_prefix" in expect:
             score.check(mail.subject.startswith(expect["title_prefix"]), f"{label}: subject {mail.subject!r}")
         if "description" in expect:
-            score.check(_lines(mail.text) == _lines(expect["description"]), f"{label}: text {mail.text[:80]!r}")
+            score.check(
+                _lines(mail.text) == _lines(expect["description"]), f"{label}: text {mail.text[:80]!r}"
+            )
         if "description_stripped" in expect:
-            score.check(mail.text.strip() == expect["description_stripped"], f"{label}: text {mail.text[:80]!r}")
+            score.check(
+                mail.text.strip() == expect["description_stripped"], f"{label}: text {mail.text[:80]!r}"
+            )
         if "description_contains" in expect:
             body = mail.text + "\n" + html_to_text(mail.html)
             score.check(expect["description_contains"] in body, f"{label}: text {mail.text[:80]!r}")
@@ -340,11 +364,16 @@ def score_django_helpdesk(corpus: Path) -> Score:
             blobs = [a.content.decode("utf-8", "replace") for a in mail.attachments]
             # django-helpdesk keeps the HTML alternative as an attachment; we keep it as the html body
             blobs.append(html_to_text(mail.html))
-            score.check(any(wanted in b for b in blobs) or wanted in mail.text, f"{label}: no attachment with {wanted!r}")
+            score.check(
+                any(wanted in b for b in blobs) or wanted in mail.text,
+                f"{label}: no attachment with {wanted!r}",
+            )
         if "forwarded_part_text" in expect:
             score.check(expect["forwarded_part_text"] not in reply, f"{label}: forwarded text in the reply")
         if "html_attachment_contains" in expect:
-            score.check(expect["html_attachment_contains"].strip() in mail.html, f"{label}: html {mail.html[:80]!r}")
+            score.check(
+                expect["html_attachment_contains"].strip() in mail.html, f"{label}: html {mail.html[:80]!r}"
+            )
         if "attachment_filename" in expect:
             names = [a.filename for a in mail.attachments]
             first = mail.attachments[0] if mail.attachments else None
@@ -364,7 +393,12 @@ def score_spamscope(corpus: Path) -> Score:
         if isinstance(mail, Exception):
             score.check(False, f"{label}: {mail}")
             continue
-        pairs = {"from": [mail.sender], "to": list(mail.to), "cc": list(mail.cc), "reply_to": list(mail.reply_to)}
+        pairs = {
+            "from": [mail.sender],
+            "to": list(mail.to),
+            "cc": list(mail.cc),
+            "reply_to": list(mail.reply_to),
+        }
         for key, wanted in expect.items():
             if key == "subject":
                 score.check(mail.subject == wanted, f"{label}: subject {mail.subject!r}")
@@ -377,9 +411,13 @@ def score_spamscope(corpus: Path) -> Score:
             elif key == "message_id":
                 score.check(mail.message_id == wanted.strip("<>"), f"{label}: message-id {mail.message_id!r}")
             elif key == "date_utc":
-                score.check(mail.date is not None and mail.date.isoformat() == wanted, f"{label}: date {mail.date}")
+                score.check(
+                    mail.date is not None and mail.date.isoformat() == wanted, f"{label}: date {mail.date}"
+                )
             elif key == "attachment_count":
-                score.check(len(mail.attachments) == wanted, f"{label}: {[a.filename for a in mail.attachments]}")
+                score.check(
+                    len(mail.attachments) == wanted, f"{label}: {[a.filename for a in mail.attachments]}"
+                )
             elif key == "attachment_filenames":
                 real = [w for w in wanted if not w.startswith("<")]
                 names = [a.filename for a in mail.attachments]
@@ -438,7 +476,9 @@ def score_crisp(corpus: Path) -> Score:
         reply = split.reply
         label = f"{case['fixture'].rsplit('/', 1)[-1]} ({case['test']})"
         if "expected_first_fragment_trimmed" in case:
-            score.check(_lines(reply) == _lines(case["expected_first_fragment_trimmed"]), f"{label}: {reply[:60]!r}")
+            score.check(
+                _lines(reply) == _lines(case["expected_first_fragment_trimmed"]), f"{label}: {reply[:60]!r}"
+            )
         elif "expected_visible_text" in case:
             score.check(_lines(reply) == _lines(case["expected_visible_text"]), f"{label}: {reply[:60]!r}")
         elif "expected_first_fragment" in case:
@@ -447,7 +487,9 @@ def score_crisp(corpus: Path) -> Score:
             score.check(_lines(reply) == _lines(common), f"{label}: {reply[:60]!r}")
         else:
             for assertion in case.get("assertions_js", []):
-                found = re.match(r"test\.equal\(true, /(.+)/\.test\(fragments\[0\](?:\.toString\(\))?\)\);$", assertion)
+                found = re.match(
+                    r"test\.equal\(true, /(.+)/\.test\(fragments\[0\](?:\.toString\(\))?\)\);$", assertion
+                )
                 if found:
                     score.check(re.search(found.group(1), reply) is not None, f"{label}: {assertion}")
     return score
@@ -455,7 +497,11 @@ def score_crisp(corpus: Path) -> Score:
 
 def score_talon(corpus: Path) -> dict[str, Score]:
     folder = corpus / "talon"
-    plain, standard, html = Score("talon text cases"), Score("talon standard replies"), Score("talon html replies")
+    plain, standard, html = (
+        Score("talon text cases"),
+        Score("talon standard replies"),
+        Score("talon html replies"),
+    )
     data = json.loads((folder / "text_quotations_cases.json").read_text(encoding="utf-8"))
     for case in data["cases"]:
         got = split_reply(case["input"]).reply
@@ -514,9 +560,13 @@ def score_mail_parser_reply(corpus: Path) -> Score:
             if key in ("body_contains", "reply0_body_contains"):
                 score.check(all(v in split.reply for v in values), f"{label}: {key} {split.reply[:60]!r}")
             elif key in ("body_not_contains", "reply0_body_not_contains"):
-                score.check(all(v not in split.reply for v in values), f"{label}: {key} {split.reply[-60:]!r}")
+                score.check(
+                    all(v not in split.reply for v in values), f"{label}: {key} {split.reply[-60:]!r}"
+                )
             elif key in ("signature_contains", "reply0_signature_contains"):
-                score.check(all(v in split.signature for v in values), f"{label}: {key} {split.signature[:60]!r}")
+                score.check(
+                    all(v in split.signature for v in values), f"{label}: {key} {split.signature[:60]!r}"
+                )
             elif key == "reply0_body":
                 score.check(_lines(split.reply) == _lines(wanted), f"{label}: {key} {split.reply[:60]!r}")
             elif key == "reply1_header_contains":

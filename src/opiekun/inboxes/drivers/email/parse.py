@@ -7,6 +7,8 @@ depth, number of parts, HTML size, a wall-clock budget) turn hostile input into 
 a stalled mailbox. Anything else that goes wrong inside becomes MailParseError: callers only ever see those.
 """
 
+# ruff: noqa: RUF001 -- Cyrillic and Polish letters in patterns and samples are the point
+
 from __future__ import annotations
 
 import binascii
@@ -137,7 +139,15 @@ _CHARSET_ALIASES = {
 _UNKNOWN_LABELS = {"unknown-8bit", "x-unknown", "unknown", "default", "charset", "8bit", "none", ""}
 # Single-byte labels that are often a lie for UTF-8 text.
 _WEAK_CODECS = {"ascii", "cp1252", "latin-1", "iso8859-1", "iso8859-15", "cp1250", "iso8859-2"}
-_SEVEN_BIT_CODECS = {"iso2022_jp", "iso2022_jp_2", "iso2022_jp_ext", "iso2022_jp_3", "iso2022_kr", "utf-7", "hz"}
+_SEVEN_BIT_CODECS = {
+    "iso2022_jp",
+    "iso2022_jp_2",
+    "iso2022_jp_ext",
+    "iso2022_jp_3",
+    "iso2022_kr",
+    "utf-7",
+    "hz",
+}
 _CODEC_RETRIES = {
     "iso2022_jp": ("iso2022_jp_ext", "iso2022_jp_2", "iso2022_jp_3", "cp932"),
     "cp1252": ("latin-1",),
@@ -490,7 +500,7 @@ def _parse_date(value: str, defects: list[str]) -> dt.datetime | None:
 class _Headers:
     """Case-insensitive view over a compat32 message's raw header list (first value wins)."""
 
-    __slots__ = ("_first", "_all")
+    __slots__ = ("_all", "_first")
 
     def __init__(self, msg: Message) -> None:
         self._first: dict[str, str] = {}
@@ -796,7 +806,11 @@ def _walk(part: Message, depth: int, state: _Collected, in_alternative: bool = F
     ctype_raw = str(part.get("content-type", "") or "")
     ctype, params = _split_params(_clean_header(ctype_raw)) if ctype_raw else ("", {})
     if "/" not in ctype:
-        ctype = "message/rfc822" if part.get_default_type() == "message/rfc822" and not ctype_raw else "text/plain"
+        ctype = (
+            "message/rfc822"
+            if part.get_default_type() == "message/rfc822" and not ctype_raw
+            else "text/plain"
+        )
     maintype = ctype.split("/", 1)[0]
     payload = part.get_payload()
 
@@ -846,9 +860,9 @@ def _walk(part: Message, depth: int, state: _Collected, in_alternative: bool = F
     is_body = ctype in ("text/plain", "text/html") and disposition != "attachment" and not uu_name
     if ctype == "text/rfc822-headers":
         headers_text = data.decode("utf-8", "replace")
-        found = re.search(r"(?im)^message-id:\s*<?([^\s<>]+)>?", headers_text)
-        if found and not state.bounced_message_id:
-            state.bounced_message_id = found.group(1)
+        header_match = re.search(r"(?im)^message-id:\s*<?([^\s<>]+)>?", headers_text)
+        if header_match and not state.bounced_message_id:
+            state.bounced_message_id = header_match.group(1)
         return  # metadata of the bounced mail, not a file for the agent
     if is_body and not filename:
         text = _decode_bytes(data, params.get("charset"), state.defects, ctype)
@@ -857,7 +871,9 @@ def _walk(part: Message, depth: int, state: _Collected, in_alternative: bool = F
                 text, files = _extract_uuencoded(text)
                 for name, content in files:
                     state.attachments.append(
-                        ParsedAttachment(_safe_filename(name) or "uuencoded.bin", content, "application/octet-stream")
+                        ParsedAttachment(
+                            _safe_filename(name) or "uuencoded.bin", content, "application/octet-stream"
+                        )
                     )
             state.texts.append(text)
         else:
@@ -877,7 +893,9 @@ _CID_REF = re.compile(r"""cid:([^"'\s>)]+)""", re.I)
 
 def _settle_inline(state: _Collected, html: str) -> None:
     """Inline means the HTML shows it (src="cid:..."); an unreferenced part is a file the agent must see."""
-    referenced = {urllib.parse.unquote(ref).strip("<>").lower() for ref in _CID_REF.findall(html)} if html else set()
+    referenced = (
+        {urllib.parse.unquote(ref).strip("<>").lower() for ref in _CID_REF.findall(html)} if html else set()
+    )
     state.attachments = [
         dataclasses.replace(a, inline=bool(a.content_id) and a.content_id.lower() in referenced)
         if a.inline or (a.content_id and a.content_id.lower() in referenced)
@@ -904,7 +922,12 @@ def _message_payload_bytes(payload: object) -> bytes:
 def _walk_epilogue(part: Message, boundary: str, depth: int, state: _Collected) -> None:
     """Parts after the closing boundary (broken mailers close too early): parse them, never drop them."""
     epilogue = part.epilogue
-    if not boundary or not epilogue or "--" + boundary not in epilogue or "content-type" not in epilogue.lower():
+    if (
+        not boundary
+        or not epilogue
+        or "--" + boundary not in epilogue
+        or "content-type" not in epilogue.lower()
+    ):
         return
     synthetic = f'Content-Type: multipart/mixed; boundary="{boundary}"\n\n' + epilogue
     rescued = email.message_from_string(synthetic)
@@ -943,7 +966,9 @@ def _walk_embedded(
     inner_subject = decode_header(str(inner.get("subject", "") or ""), state.defects, "embedded subject")
     if not state.bounced_message_id:
         state.bounced_message_id = str(inner.get("message-id", "") or "").strip().strip("<>").strip()
-    name = filename or (_safe_filename(inner_subject) + ".eml" if _safe_filename(inner_subject) else "message.eml")
+    name = filename or (
+        _safe_filename(inner_subject) + ".eml" if _safe_filename(inner_subject) else "message.eml"
+    )
     state.attachments.append(ParsedAttachment(name, content, content_type))
     # Count its parts against the limits, without collecting its bodies.
     stack = [(inner, depth + 1)]
@@ -1009,7 +1034,9 @@ _BOUNCE_SUBJECT = re.compile(
     r"|повідомлення\s+не\s+доставлено|недоставлене\s+повідомлення)",
     re.I,
 )
-_DAEMON = re.compile(r"^(?:mailer-daemon|mailerdaemon|mail-daemon|postmaster|mail\.delivery\.system|bounces?)@", re.I)
+_DAEMON = re.compile(
+    r"^(?:mailer-daemon|mailerdaemon|mail-daemon|postmaster|mail\.delivery\.system|bounces?)@", re.I
+)
 _STATUS_CODE = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
 
 
@@ -1047,7 +1074,9 @@ def _bounce(
         "",
     )
     if blocks or (is_report and ctype_params.get("report-type", "").lower() == "delivery-status"):
-        recipients = [b for b in blocks if "final-recipient" in b or "original-recipient" in b or "action" in b]
+        recipients = [
+            b for b in blocks if "final-recipient" in b or "original-recipient" in b or "action" in b
+        ]
         chosen = None
         for wanted in ("failed", "delayed"):
             chosen = next((b for b in recipients if b.get("action", "").lower().startswith(wanted)), None)
@@ -1089,7 +1118,11 @@ def _bounce(
     if not message_id:
         found = re.search(r"(?im)^\s*message-id:\s*<([^\s<>]+)>", text)
         message_id = found.group(1) if found else ""
-    delayed = bool(re.search(r"\b(delay(ed)?|opóźni|задерж|will (?:retry|continue))\b", subject + " " + text[:2000], re.I))
+    delayed = bool(
+        re.search(
+            r"\b(delay(ed)?|opóźni|задерж|will (?:retry|continue))\b", subject + " " + text[:2000], re.I
+        )
+    )
     permanent = status.startswith("5") or (not status.startswith("4") and not delayed)
     recipient = _failed_recipient(headers)
     if not recipient:
@@ -1111,7 +1144,9 @@ def _failed_recipient(headers: _Headers) -> str:
 def _first_reason(text: str) -> str:
     for line in text.splitlines():
         stripped = line.strip()
-        if _STATUS_CODE.search(stripped) or re.search(r"\b(said|error|failed|rejected|unknown|does not exist)\b", stripped, re.I):
+        if _STATUS_CODE.search(stripped) or re.search(
+            r"\b(said|error|failed|rejected|unknown|does not exist)\b", stripped, re.I
+        ):
             return stripped
     return " ".join(text.split())[:300]
 

@@ -13,6 +13,8 @@ To add a client's attribution line, extend the tables below and add the line to 
 (docs/channels/email-parsing.md says how).
 """
 
+# ruff: noqa: RUF001, RUF002, RUF003 -- Cyrillic and Polish letters in patterns and samples are the point
+
 from __future__ import annotations
 
 import re
@@ -106,7 +108,9 @@ _ISO_DATE_START = re.compile(
 )
 # Apple Mail in Polish/Russian/German: "Wiadomość napisana przez X <a> w dniu 03.03.2025, o godz. 09:02:"
 _APPLE_INTRO = re.compile(
-    r"^[\s>]*(?:wiadomość napisana przez|сообщение от|повідомлення від|am .{4,40} um .{3,12} schrieb)\s.{3,250}:\s*$", re.I
+    r"^[\s>]*(?:wiadomość napisana przez|сообщение от|повідомлення від|am .{4,40} um .{3,12} schrieb)"
+    r"\s.{3,250}:\s*$",
+    re.I,
 )
 _SCHRIEB_AM = re.compile(r"\b(?:schrieb am|escribió el|a écrit le)\b.{4,80}:[ \t]*$", re.I)
 _SEPARATOR = re.compile(
@@ -126,7 +130,8 @@ _SEPARATOR = re.compile(
     re.I,
 )
 _FORWARD_INTRO = re.compile(
-    r"^[ \t>]*(?:begin forwarded message|początek przekazywanej wiadomości|начало переадресованного сообщения|"
+    r"^[ \t>]*(?:begin forwarded message|początek przekazywanej wiadomości|"
+    r"начало переадресованного сообщения|"
     r"початок пересланого повідомлення|anfang der weitergeleiteten nachricht|début du message réexpédié|"
     r"inicio del mensaje reenviado)[ \t]*:[ \t]*$",
     re.I,
@@ -242,7 +247,9 @@ _ATTRIBUTION_START = re.compile(
 
 
 _COMPLETE_START = re.compile(
-    r"^[\s>]*[-*_ ]*(?:(?:on|am|le|el|em|il|op|den|på|w dniu|dnia|vào|at|użytkownik)\b|\d|\w{2,12}[.,]*\s+\d)", re.I
+    r"^[\s>]*[-*_ ]*(?:(?:on|am|le|el|em|il|op|den|på|w dniu|dnia|vào|at|użytkownik)\b"
+    r"|\d|\w{2,12}[.,]*\s+\d)",
+    re.I,
 )
 
 
@@ -285,7 +292,11 @@ def _split_shared_lines(lines: list[str]) -> list[str]:
     """'reply On Wed, Apr 4, 2012 at 3:59 PM, bob wrote:' -> 'reply' + the attribution."""
     out: list[str] = []
     for line in lines:
-        if len(line) < 400 and ("wrote" in line or "napisał" in line or "написал" in line) and _WROTE_END.search(line):
+        if (
+            len(line) < 400
+            and ("wrote" in line or "napisał" in line or "написал" in line)
+            and _WROTE_END.search(line)
+        ):
             match = re.search(r"(?:-{2,}\s*)?\bOn\s+(?:\w{3},?\s+)?(?:\w{3}\s+)?\d", line)
             if match and match.start() > 0 and line[: match.start()].strip():
                 out.append(line[: match.start()].rstrip())
@@ -376,7 +387,7 @@ def split_reply(text: str) -> ReplySplit:
         cut_after(match.start())
     # 10. header lines left over belong to a forwarded mail's header block (runs of 2+); lone ones are text
     p = pattern()
-    drop = set()
+    drop: set[int] = set()
     for run in re.finditer(r"h{2,}", p):
         drop.update(alive[k] for k in range(run.start(), run.end()))
     for i in drop:

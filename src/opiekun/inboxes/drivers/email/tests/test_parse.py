@@ -1,5 +1,7 @@
 """parse_mail and fingerprint on our own hand-written fixtures (the corpus runs in tests/corpus)."""
 
+# ruff: noqa: RUF001 -- Cyrillic and Polish letters in patterns and samples are the point
+
 from __future__ import annotations
 
 import datetime as dt
@@ -53,12 +55,20 @@ def test_gmail_utf8_headers_threading_and_language() -> None:
     [
         ("onet_iso8859_2_qp.eml", "Zwrot butów - prośba", "Jan Nowak", "czy mogę zwrócić buty", "pl"),
         ("wp_windows1250_bottom.eml", "Re: Płatność BLIK", "Piotr Zieliński", "Płaciłem BLIKiem", "pl"),
-        ("outlook_ru_windows1251.eml", "RE: Ваш заказ 5540 отправлен", "Ольга Смирнова", "пришёл повреждённым", "ru"),
+        (
+            "outlook_ru_windows1251.eml",
+            "RE: Ваш заказ 5540 отправлен",
+            "Ольга Смирнова",
+            "пришёл повреждённым",
+            "ru",
+        ),
         ("mailru_koi8r.eml", "Re: Посылка", "Ирина Петрова", "Спасибо, всё получила.", "ru"),
         ("iso2022jp.eml", "注文について", "山田太郎", "商品がまだ届いていません。", ""),
     ],
 )
-def test_every_charset_decodes(name: str, subject: str, sender_name: str, text_part: str, language: str) -> None:
+def test_every_charset_decodes(
+    name: str, subject: str, sender_name: str, text_part: str, language: str
+) -> None:
     mail = parse(name)
     assert mail.subject == subject
     assert mail.sender.name == sender_name
@@ -311,7 +321,9 @@ def test_random_damage_never_raises_anything_else() -> None:
             elif action < 0.7:
                 del data[where : where + rng.randint(1, 50)]
             else:
-                data[where:where] = rng.choice([b"\r\n", b"--", b"=?utf-8?B?", b"?=", b"<", b'"', b"\x00", b"begin 644 "])
+                data[where:where] = rng.choice(
+                    [b"\r\n", b"--", b"=?utf-8?B?", b"?=", b"<", b'"', b"\x00", b"begin 644 "]
+                )
         try:
             parse_mail(bytes(data))
         except MailParseError:
@@ -329,8 +341,12 @@ def test_junk_before_the_header_is_skipped() -> None:
 
 def test_fingerprint_ignores_trace_headers_and_line_endings() -> None:
     raw = load("gmail_pl_utf8.eml")
-    redelivered = b"Received: from relay.example.net by mx.example.net; Mon, 3 Mar 2025 10:17:00 +0100\r\n" + raw
-    redelivered = redelivered.replace(b"Delivered-To: pomoc@sklep-demo.pl\r\n", b"Delivered-To: inny@sklep-demo.pl\r\n")
+    redelivered = (
+        b"Received: from relay.example.net by mx.example.net; Mon, 3 Mar 2025 10:17:00 +0100\r\n" + raw
+    )
+    redelivered = redelivered.replace(
+        b"Delivered-To: pomoc@sklep-demo.pl\r\n", b"Delivered-To: inny@sklep-demo.pl\r\n"
+    )
     assert fingerprint(redelivered) == fingerprint(raw)
     assert fingerprint(raw.replace(b"\r\n", b"\n")) == fingerprint(raw)
 

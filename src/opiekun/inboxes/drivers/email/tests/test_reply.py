@@ -1,5 +1,7 @@
 """split_reply / is_reply_header on replies written the way pl/ru/uk/en clients and webmails write them."""
 
+# ruff: noqa: RUF001 -- Cyrillic and Polish letters in patterns and samples are the point
+
 from __future__ import annotations
 
 import time
@@ -36,7 +38,7 @@ QUOTE = "> Dzień dobry,\n> Pani zamówienie zostało wysłane.\n>\n> Sklep Demo
         "Użytkownik Sklep Demo <pomoc@sklep-demo.pl> napisał:",
         # mail.ru / Yandex
         "Понедельник, 3 марта 2025, 9:02 +03:00 от Sklep Demo <pomoc@sklep-demo.pl>:",
-        "03.03.2025, 09:02, \"Sklep Demo\" <pomoc@sklep-demo.pl>:",
+        '03.03.2025, 09:02, "Sklep Demo" <pomoc@sklep-demo.pl>:',
         "Sklep Demo написал(а):",
         # separators
         "-----Original Message-----",
@@ -76,7 +78,9 @@ def test_top_posted_gmail_reply_from_a_fixture() -> None:
     mail = parse_mail((FIXTURES / "gmail_pl_utf8.eml").read_bytes())
     split = split_reply(mail.text)
     assert split.reply.startswith("Dzień dobry,\n\npaczka nadal nie dotarła.")
-    assert split.reply.endswith("Pozdrawiam\nAnna Kowalska")  # a sign-off stays: it is not a clear signature block
+    assert split.reply.endswith(
+        "Pozdrawiam\nAnna Kowalska"
+    )  # a sign-off stays: it is not a clear signature block
     assert split.quoted.startswith("pon., 3 mar 2025 o 09:02 Sklep Demo")
     assert "Pani zamówienie zostało wysłane" in split.quoted
 
@@ -99,7 +103,10 @@ def test_bottom_posted_wp_reply_with_signature() -> None:
 def test_outlook_russian_block() -> None:
     mail = parse_mail((FIXTURES / "outlook_ru_windows1251.eml").read_bytes())
     split = split_reply(mail.text)
-    assert split.reply == "Добрый день!\n\nЗаказ пришёл повреждённым, прошу оформить возврат.\n\nС уважением,\nОльга Смирнова"
+    assert (
+        split.reply == "Добрый день!\n\nЗаказ пришёл повреждённым, прошу оформить возврат."
+        "\n\nС уважением,\nОльга Смирнова"
+    )
     assert split.quoted.startswith("От: Sklep Demo")
 
 
@@ -125,7 +132,7 @@ def test_gmail_html_quote_becomes_quoted_text() -> None:
 
 def test_yandex_bottom_posted() -> None:
     text = (
-        "03.03.2025, 09:02, \"Sklep Demo\" <pomoc@sklep-demo.pl>:\n"
+        '03.03.2025, 09:02, "Sklep Demo" <pomoc@sklep-demo.pl>:\n'
         "> Здравствуйте! Укажите, пожалуйста, номер заказа.\n"
         ">\n\n"
         "Номер заказа 5590.\n\n"
@@ -138,7 +145,10 @@ def test_yandex_bottom_posted() -> None:
 
 
 def test_thunderbird_bottom_posted_ukrainian() -> None:
-    text = "03.03.2025 09:02, Sklep Demo пише:\n> Доброго дня! Ваше замовлення відправлено.\n\nДякую, отримала.\n"
+    text = (
+        "03.03.2025 09:02, Sklep Demo пише:\n> Доброго дня! Ваше замовлення відправлено.\n\n"
+        "Дякую, отримала.\n"
+    )
     assert split_reply(text).reply == "Дякую, отримала."
 
 
