@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from django.db.models import F
 
+from opiekun.core.events import DomainEvent
 from opiekun.shops.models import Shop
 
 
@@ -30,3 +31,9 @@ def list_version_bump(*, shop_id: int) -> None:
 def list_version(*, shop_id: int) -> int:
     """The shop's current list version (one primary-key read); 0 for an unknown shop."""
     return Shop.objects.filter(pk=shop_id).values_list("list_version", flat=True).first() or 0
+
+
+def forget_lists(event: DomainEvent) -> None:
+    """Subscriber for changes made elsewhere that lists show (a contact's name or caretaker, a contact
+    merge): after their commit, so a request in between may still be answered from the older lists."""
+    list_version_bump(shop_id=event.shop_id)
