@@ -10,6 +10,7 @@ import datetime as dt
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.core.cache import cache
 from django.db.models import BooleanField, F, Func, Prefetch, Q, QuerySet
@@ -338,7 +339,8 @@ def view_counts(*, agent: Agent, cached: bool = False) -> ViewCounts:
 
 def _loaded_list_version(agent: Agent) -> int | None:
     """The list version of the agent's shop if the shop row came with the agent, else None (read it)."""
-    shop = Agent._meta.get_field("shop").get_cached_value(agent, default=None)  # type: ignore[union-attr]
+    shop_field: Any = Agent._meta.get_field("shop")
+    shop = shop_field.get_cached_value(agent, default=None)
     return None if shop is None else int(shop.list_version)
 
 

@@ -173,7 +173,7 @@ def list_context(
     rows: list[Any] | None = None
     if isinstance(remembered, tuple):
         html, has_more = remembered
-        rows_html: SafeString = mark_safe(html)  # our own render, escaped when it was made
+        rows_html: SafeString = mark_safe(html)  # noqa: S308  # our own render, escaped when it was made
     else:
         conversations = conversation_list(agent=agent, filters=filters, limit=limit + 1, now=bucket)
         has_more = len(conversations) > limit
