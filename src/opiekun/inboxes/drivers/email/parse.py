@@ -181,7 +181,7 @@ def _guess_decode(data: bytes) -> str | None:
     try:
         from charset_normalizer import from_bytes
 
-        best = from_bytes(data[:65536]).best()
+        best = from_bytes(data[:16384]).best()
         if best is None or not best.encoding:
             return None
         return data.decode(best.encoding, "replace")

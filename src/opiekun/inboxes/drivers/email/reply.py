@@ -152,11 +152,15 @@ def _is_attribution(line: str) -> bool:
     stripped = line.strip()
     if not stripped:
         return False
-    if _SEPARATOR.match(stripped) or _FORWARD_INTRO.match(stripped):
+    first, last = stripped[0], stripped[-1]
+    # Cheap gates first: most text lines end in '.', ',', '!' or '?' and start with a letter.
+    if first in "-*_>" and (_SEPARATOR.match(stripped) or _FORWARD_INTRO.match(stripped)):
         return True
-    if _OUTLOOK_ONE_LINE.match(stripped):
+    if ":" in stripped[:40] and _OUTLOOK_ONE_LINE.match(stripped):
         return True
-    if _WROTE_END.search(stripped):
+    if last in ".!?;,)" and not first.isdigit():
+        return False
+    if _WROTE_END.search(stripped[-60:]):
         if _ON_START.match(stripped) and (_DIGIT.search(stripped) or "@" in stripped or len(stripped) > 30):
             return True
         if _EMAIL_LIKE.search(stripped) or _DIGIT.search(stripped):
@@ -167,13 +171,16 @@ def _is_attribution(line: str) -> bool:
         ):
             return True
         return False
-    if _APPLE_INTRO.match(stripped):
+    if last in ":：" and (_APPLE_INTRO.match(stripped) or _SCHRIEB_AM.search(stripped[-100:])):
         return True
-    if _SCHRIEB_AM.search(stripped):
+    if first.isdigit() and _ISO_DATE_START.match(stripped):
         return True
-    if _ISO_DATE_START.match(stripped):
-        return True
-    if _DIGIT.search(stripped) and _DATE_EMAIL_COLON.search(stripped) and len(stripped) < 250:
+    if (
+        last in ":："
+        and _DIGIT.search(stripped)
+        and len(stripped) < 250
+        and _DATE_EMAIL_COLON.search(stripped[-120:])
+    ):
         return True
     return False
 
@@ -200,6 +207,8 @@ def _is_mobile_signature(line: str) -> bool:
         return False
     if _SIGNATURE_LITERALS.match(stripped):
         return True
+    if stripped[0].isalpha() and stripped[:1].lower() not in "sgewvlкоfрнотi":
+        return False
     match = _SENT_FROM.match(stripped)
     if not match:
         return False
@@ -256,7 +265,13 @@ _COMPLETE_START = re.compile(
 def _join_wrapped_attributions(lines: list[str], classes: list[str]) -> None:
     """Gmail and others wrap "On ... <\\naddr> wrote:" over 2-5 lines; mark all of them 'b'."""
     for i in range(len(lines)):
-        if classes[i] in ("e", "d", "s") or not _MAYBE_HEADER_END.search(lines[i]):
+        tail = lines[i].rstrip()[-40:]
+        if (
+            classes[i] in ("e", "d", "s")
+            or not tail
+            or tail[-1] in ".!?;,)"
+            or not _MAYBE_HEADER_END.search(tail)
+        ):
             continue
         if classes[i] == "b" and _COMPLETE_START.match(lines[i]):
             continue  # a whole attribution on one line: the text above it is not part of it
