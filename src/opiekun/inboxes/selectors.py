@@ -49,6 +49,8 @@ class InboxHealth:
     quarantined: int
     received_24h: int
     last_received_at: dt.datetime | None
+    # The last error was a mail that got quarantined (a problem with one mail, not with the connection).
+    error_is_mail: bool = False
 
     @property
     def pulled(self) -> bool:
@@ -57,9 +59,9 @@ class InboxHealth:
 
     @property
     def error_is_current(self) -> bool:
-        """The last error happened after the last good fetch (else it is history, not a problem now)."""
+        """A connection error not followed by a good fetch (else it is history, not a problem now)."""
         i = self.inbox
-        if not i.last_error or i.last_error_at is None:
+        if not i.last_error or i.last_error_at is None or self.error_is_mail:
             return False
         return i.last_fetch_at is None or i.last_error_at >= i.last_fetch_at or not self.pulled
 
@@ -81,7 +83,7 @@ def access_inbox(*, shop_id: int, inbox_id: int, kind: str | None = None) -> Inb
 
 
 def mail_inboxes_health(*, shop_id: int, now: dt.datetime | None = None) -> list[InboxHealth]:
-    """Every e-mail inbox of the shop with its quarantine count and recent intake; 2 queries."""
+    """Every e-mail inbox of the shop with its quarantine count and recent intake; 2-3 queries."""
     now = now or clock.now()
     inboxes = list(Inbox.objects.filter(shop_id=shop_id, kind=EMAIL).select_related("team").order_by("name"))
     stats = {
@@ -94,6 +96,18 @@ def mail_inboxes_health(*, shop_id: int, now: dt.datetime | None = None) -> list
             last=Max("received_at"),
         )
     }
+    # The mail store also records a quarantine reason as the inbox's last error: tell the two apart.
+    mail_errors: set[int] = set()
+    with_error = [i for i in inboxes if i.last_error]
+    if with_error:
+        match = Q()
+        for i in with_error:
+            match |= Q(inbox_id=i.pk, error__startswith=i.last_error)
+        mail_errors = set(
+            RawMail.objects.filter(match, shop_id=shop_id, state=RawMail.State.QUARANTINED).values_list(
+                "inbox_id", flat=True
+            )
+        )
     out = []
     for inbox in inboxes:
         config = inbox.config if isinstance(inbox.config, dict) else {}
@@ -112,6 +126,7 @@ def mail_inboxes_health(*, shop_id: int, now: dt.datetime | None = None) -> list
                 quarantined=int(s.get("quarantined") or 0),
                 received_24h=int(s.get("recent") or 0),
                 last_received_at=s.get("last"),
+                error_is_mail=inbox.pk in mail_errors,
             )
         )
     return out
@@ -141,7 +156,13 @@ def access_raw_mail(*, shop_id: int, raw_id: int) -> RawMail:
 
 
 def raw_mail_bytes(row: RawMail) -> bytes | None:
-    """The stored bytes of a received mail exactly as they arrived; None when the file is gone."""
+    """The stored bytes of a received mail exactly as they arrived; None when they are gone.
+
+    Small mails keep their bytes in the row, larger ones live in the file store under their SHA-256.
+    """
+    inline = getattr(row, "raw", None)
+    if inline is not None:
+        return bytes(inline)
     try:
         return blob_path(row.sha256).read_bytes()
     except OSError:

@@ -346,7 +346,7 @@ def test_download_is_the_exact_eml(admin_client, quarantined):
     assert response["Content-Type"] == "message/rfc822"
     assert response["Content-Disposition"].startswith("attachment;")
     assert f"mail-{quarantined.pk}.eml" in response["Content-Disposition"]
-    assert b"".join(response.streaming_content) == NO_SENDER  # type: ignore[attr-defined]
+    assert response.content == NO_SENDER
 
 
 @pytest.mark.django_db
@@ -384,3 +384,58 @@ def test_nav_shows_mailboxes_with_the_quarantine_badge_to_admins_only(admin_clie
     assert ">1<" in badge
     assert 'id="nav-mailboxes"' not in desk.get("/").content.decode()
     assert desk.get("/mail/badge/").content.decode().strip() == ""
+
+
+# --- the thread: folded quote, failed delivery, bounced address -----------------------------------
+
+QUOTED_REPLY = (
+    b"From: Jan Kowalski <jan@example.org>\r\nTo: support@sklep.test\r\nSubject: Re: Parcel\r\n"
+    b"Message-ID: <r1@example.org>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+    b"Thank you, the parcel arrived today.\r\n\r\n"
+    b"On Mon, 1 Dec 2026 at 10:00, Sklep <support@sklep.test> wrote:\r\n"
+    b"> Your parcel left our warehouse.\r\n> <b>Tracking</b>: 123\r\n"
+)
+
+
+def dsn_for(message_id: str, recipient: str) -> bytes:
+    return (
+        b"From: Mail Delivery System <MAILER-DAEMON@mx.example.org>\r\nTo: support@sklep.test\r\n"
+        b"Subject: Undelivered Mail Returned to Sender\r\nAuto-Submitted: auto-replied\r\n"
+        b"Message-ID: <dsn1@mx.example.org>\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/report; report-type=delivery-status; boundary="r"\r\n\r\n'
+        b"--r\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n"
+        b"--r\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.org\r\n\r\n"
+        b"Final-Recipient: rfc822; " + recipient.encode() + b"\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        b"Diagnostic-Code: smtp; 550 5.1.1 User unknown\r\n"
+        b"--r\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <" + message_id.encode() + b">\r\n"
+        b"--r--\r\n"
+    )
+
+
+@pytest.mark.django_db
+def test_thread_folds_the_quote_as_text_and_shows_a_bounce(
+    admin_client, mailbox, admin, django_capture_on_commit_callbacks
+):
+    from opiekun.conversations import services
+
+    outcome = mailstore.mail_ingest(inbox=mailbox, raw=QUOTED_REPLY, source=RawMail.Source.FILE)
+    assert outcome.outcome == "created", outcome
+    row = RawMail.objects.select_related("conversation", "message").get(pk=outcome.raw_id)
+    assert row.message is not None and row.message.quoted  # the parser split the history off
+    with django_capture_on_commit_callbacks(execute=True):  # the delivery task sends it (locmem mail)
+        reply = services.message_send(conversation=row.conversation, agent=admin, text="Glad to hear it!")
+    reply.refresh_from_db()
+    assert reply.rfc_message_id and reply.delivery_status == "sent"
+    bounce = mailstore.mail_ingest(
+        inbox=mailbox, raw=dsn_for(reply.rfc_message_id, "jan@example.org"), source=RawMail.Source.FILE
+    )
+    assert bounce.outcome == "bounce", bounce
+    html = admin_client.get(f"/c/{row.conversation.number}/").content.decode()
+    body = html.split('class="thread-list"', 1)[1]
+    assert "Thank you, the parcel arrived today." in body
+    # The quote is there, folded (<details> without open) and escaped, never rendered as HTML.
+    assert '<details class="msg-quoted">' in body and "Show quoted text" in body
+    assert "&lt;b&gt;Tracking&lt;/b&gt;" in body and "<b>Tracking</b>" not in body
+    # The reply failed with the reason, and the bounced address is marked in the customer panel.
+    assert "Not delivered:" in body and "User unknown" in body and "send the reply again" in body
+    assert 'class="is-flagged" data-flagged="true"' in html and "bounced" in html

@@ -17,7 +17,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import translation
@@ -28,7 +28,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from opiekun.agents.models import Agent
 from opiekun.agents.selectors import access_team, teams_of_shop
-from opiekun.conversations.attachments import blob_path
 from opiekun.core import clock
 from opiekun.core.errors import NotFound, ValidationFailed
 from opiekun.inboxes import fetching, mailstore
@@ -479,16 +478,14 @@ def raw_mail_view(request: HttpRequest, raw_id: int) -> HttpResponse:
 def raw_mail_download(request: HttpRequest, raw_id: int) -> HttpResponse:
     """The mail exactly as received, as an .eml download (never shown inline by the browser)."""
     row = _raw(request, raw_id)
-    if raw_mail_bytes(row) is None:
+    raw = raw_mail_bytes(row)
+    if raw is None:
         raise Http404()
-    response = FileResponse(
-        blob_path(row.sha256).open("rb"),
-        as_attachment=True,
-        filename=f"mail-{row.pk}.eml",
-        content_type="message/rfc822",
-    )
+    response = HttpResponse(raw, content_type="message/rfc822")
+    response["Content-Disposition"] = f'attachment; filename="mail-{row.pk}.eml"'
     response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    # No CSP "sandbox" here: Chromium cancels downloads whose response is sandboxed.
+    response["Content-Security-Policy"] = "default-src 'none'"
     response["Cache-Control"] = "private, no-store"
     return response
 
