@@ -106,7 +106,7 @@ def inbox_update(
         raise ValidationFailed("Name the inbox.", field="name")
     if Inbox.objects.filter(shop_id=inbox.shop_id, name=name).exclude(pk=inbox.pk).exists():
         raise ValidationFailed("The shop already has an inbox with this name.", field="name")
-    fields = {"name": name, "config": stored, "secrets": merged_secrets, "team": team}
+    fields: dict[str, Any] = {"name": name, "config": stored, "secrets": merged_secrets, "team": team}
     if is_active is not None:
         fields["is_active"] = is_active
     try:
