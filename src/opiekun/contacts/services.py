@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db import IntegrityError, transaction
 
 from opiekun.agents.models import Agent
@@ -76,6 +78,96 @@ def contact_identify(
                 contact.delete()
                 return owner.contact, False
     return contact, created
+
+
+@dataclass(frozen=True)
+class Identify:
+    """One `contacts_identify_many` request: the addresses a message came from, and who it says it is."""
+
+    addresses: list[Address]
+    name: str = ""
+    language: str = ""
+
+
+def contacts_identify_many(*, shop: Shop, requests: list[Identify]) -> list[Contact]:
+    """`contact_identify` for a batch (one message each), with a handful of queries for the whole batch.
+
+    Two requests with the same new address get the same new contact. When another process creates
+    one of the addresses at the same moment, the batch falls back to `contact_identify` one by one.
+    """
+    if any(not r.addresses for r in requests):
+        raise ValidationFailed("A contact needs at least one address.")
+    try:
+        with transaction.atomic():
+            return _identify_many(shop, requests)
+    except IntegrityError:
+        return [
+            contact_identify(shop=shop, addresses=r.addresses, name=r.name, language=r.language)[0]
+            for r in requests
+        ]
+
+
+def _identify_many(shop: Shop, requests: list[Identify]) -> list[Contact]:
+    wanted: dict[str, set[str]] = {}
+    for request in requests:
+        for address in request.addresses:
+            wanted.setdefault(address.kind, set()).add(address.value)
+    owners: dict[tuple[str, str], Contact] = {}
+    for kind, values in wanted.items():
+        for identity in Identity.objects.filter(shop=shop, kind=kind, value__in=values).select_related(
+            "contact"
+        ):
+            owners[(identity.kind, identity.value)] = _surviving(identity.contact)
+    kinds: dict[int, set[str]] = {}
+    if owners:
+        for contact_id, kind in Identity.objects.filter(
+            contact_id__in={c.pk for c in owners.values()}
+        ).values_list("contact_id", "kind"):
+            kinds.setdefault(contact_id, set()).add(kind)
+    new_kinds: dict[int, set[str]] = {}  # by id() of contacts not saved yet
+    results: list[Contact] = []
+    new_contacts: list[Contact] = []
+    renamed: list[Contact] = []
+    new_identities: list[Identity] = []
+    for request in requests:
+        contact = next(
+            (owners[(a.kind, a.value)] for a in request.addresses if (a.kind, a.value) in owners), None
+        )
+        if contact is None:
+            contact = Contact(shop=shop, name=request.name.strip()[:200], language=request.language)
+            new_contacts.append(contact)
+        elif request.name and not contact.name:
+            contact.name = request.name.strip()[:200]
+            renamed.append(contact)
+        has = kinds.setdefault(contact.pk, set()) if contact.pk else new_kinds.setdefault(id(contact), set())
+        for address in request.addresses:
+            if (address.kind, address.value) in owners:
+                continue
+            owners[(address.kind, address.value)] = contact
+            new_identities.append(
+                Identity(
+                    shop=shop,
+                    contact=contact,
+                    kind=address.kind,
+                    value=address.value,
+                    is_primary=address.kind not in has,
+                )
+            )
+            has.add(address.kind)
+        results.append(contact)
+    Contact.objects.bulk_create(new_contacts)
+    Identity.objects.bulk_create(new_identities)
+    if renamed:
+        Contact.objects.bulk_update({c.pk: c for c in renamed}.values(), ["name"])
+    return results
+
+
+def _surviving(contact: Contact) -> Contact:
+    seen = {contact.pk}
+    while contact.merged_into_id is not None and contact.merged_into_id not in seen:
+        seen.add(contact.merged_into_id)
+        contact = Contact.objects.get(pk=contact.merged_into_id)
+    return contact
 
 
 def identity_add(*, contact: Contact, kind: str, value: str, actor: Agent | None = None) -> Identity:

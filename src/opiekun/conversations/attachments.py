@@ -170,3 +170,26 @@ def attachments_store(
             )
         )
     return Attachment.objects.bulk_create(rows) if rows else []
+
+
+def attachments_store_many(
+    items: list[tuple[Message, list[CheckedFile], dict[str, str] | None]],
+) -> list[Attachment]:
+    """`attachments_store` for many messages: the bytes of all files synced in one pass, one insert."""
+    files = [(message, f, content_ids) for message, checked, content_ids in items for f in checked]
+    if not files:
+        return []
+    digests = blobs_store([f.content for _message, f, _ids in files])
+    rows = [
+        Attachment(
+            shop_id=message.shop_id,
+            message=message,
+            sha256=digest,
+            filename=f.filename,
+            mime_type=f.mime_type,
+            size=len(f.content),
+            content_id=(content_ids or {}).get(f.filename, ""),
+        )
+        for (message, f, content_ids), digest in zip(files, digests, strict=True)
+    ]
+    return Attachment.objects.bulk_create(rows)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -16,17 +17,18 @@ from django.db.models import F
 from opiekun.agents.models import Agent, Team
 from opiekun.agents.services import audit_record
 from opiekun.core import clock
+from opiekun.core.bulk import bulk_set
 from opiekun.core.errors import ValidationFailed
 from opiekun.core.events import publish
 from opiekun.shops.models import Shop
 
-from .attachments import CheckedFile, attachments_store
+from .attachments import CheckedFile, attachments_store, attachments_store_many
 from .events import ConversationChanged, MessageCreated, MessageUpdated, OutboundQueued
 from .listcache import list_version_bump
-from .models import OPEN_STATUSES, ChannelKind, Conversation, Message, Priority, Status, Tag
+from .models import OPEN_STATUSES, ChannelKind, Conversation, Event, Message, Priority, Status, Tag
 from .routing import Route
-from .search import search_index_message
-from .timeline import event_append
+from .search import IndexRow, message_search_text, search_index_message, search_index_rows
+from .timeline import event_append, event_build
 
 MAX_TEXT = 100_000
 
@@ -47,13 +49,6 @@ TRANSITIONS: dict[str, set[str]] = {
 }
 
 
-def _next_number(shop_id: int) -> int:
-    # One atomic UPDATE per case; the row lock (PostgreSQL) or the IMMEDIATE write lock (SQLite) holds
-    # until commit, so two concurrent cases never read the same number.
-    Shop.objects.filter(pk=shop_id).update(conversation_seq=F("conversation_seq") + 1)
-    return Shop.objects.filter(pk=shop_id).values_list("conversation_seq", flat=True).get()
-
-
 def _conversation_changed(*, shop_id: int, conversation_id: int, what: str) -> None:
     """Inside the change's transaction: move the shop's list version on, announce the change after commit."""
     list_version_bump(shop_id=shop_id)
@@ -62,6 +57,20 @@ def _conversation_changed(*, shop_id: int, conversation_id: int, what: str) -> N
 
 def _sla_due(shop: Shop, since: dt.datetime) -> dt.datetime:
     return since + dt.timedelta(minutes=shop.sla_first_response_minutes)
+
+
+@dataclass
+class NewConversation:
+    """One case for `conversations_create_many`."""
+
+    contact: Any
+    subject: str = ""
+    inbox: Any = None
+    route: Route | None = None
+    order_ref: str = ""
+    language: str = ""
+    at: dt.datetime | None = None
+    follow_up_of: Conversation | None = None
 
 
 def conversation_create(
@@ -77,126 +86,235 @@ def conversation_create(
     follow_up_of: Conversation | None = None,
 ) -> Conversation:
     """A new case with the next per-shop number, routed per `route` (assignee/team)."""
-    at = at or clock.now()
+    spec = NewConversation(contact, subject, inbox, route, order_ref, language, at, follow_up_of)
+    return conversations_create_many(shop=shop, specs=[spec])[0]
+
+
+def conversations_create_many(*, shop: Shop, specs: list[NewConversation]) -> list[Conversation]:
+    """New cases with consecutive per-shop numbers (one counter bump for all), their timeline entries."""
+    if not specs:
+        return []
     with transaction.atomic():
-        conversation = Conversation.objects.create(
-            shop=shop,
-            number=_next_number(shop.pk),
-            subject=subject.strip()[:300],
-            contact=contact,
-            inbox=inbox,
-            assignee=route.assignee if route else None,
-            team=route.team if route else None,
-            order_ref=order_ref.strip()[:64],
-            language=language,
-            created_at=at,
-            updated_at=at,
-            last_message_at=at,
-            follow_up_of=follow_up_of,
-        )
-        event_append(
-            shop_id=shop.pk,
-            conversation=conversation,
-            kind="conversation_created",
-            data={
-                "number": conversation.number,
-                "channel": getattr(inbox, "kind", ""),
-                "routed": route.reason if route else "",
-                "assignee": route.assignee.display_name if route and route.assignee else None,
-            },
-        )
-        if follow_up_of is not None:
-            event_append(
-                shop_id=shop.pk,
-                conversation=follow_up_of,
-                kind="follow_up_opened",
-                data={"number": conversation.number},
+        Shop.objects.filter(pk=shop.pk).update(conversation_seq=F("conversation_seq") + len(specs))
+        last = Shop.objects.filter(pk=shop.pk).values_list("conversation_seq", flat=True).get()
+        created = []
+        for offset, spec in enumerate(specs):
+            at = spec.at or clock.now()
+            route = spec.route
+            created.append(
+                Conversation(
+                    shop=shop,
+                    number=last - len(specs) + 1 + offset,
+                    subject=spec.subject.strip()[:300],
+                    contact=spec.contact,
+                    inbox=spec.inbox,
+                    assignee=route.assignee if route else None,
+                    team=route.team if route else None,
+                    order_ref=spec.order_ref.strip()[:64],
+                    language=spec.language,
+                    created_at=at,
+                    updated_at=at,
+                    last_message_at=at,
+                    follow_up_of=spec.follow_up_of,
+                )
             )
-        _conversation_changed(shop_id=shop.pk, conversation_id=conversation.pk, what="created")
-    return conversation
+        Conversation.objects.bulk_create(created)
+        events = []
+        for spec, conversation in zip(specs, created, strict=True):
+            route = spec.route
+            events.append(
+                event_build(
+                    shop_id=shop.pk,
+                    conversation=conversation,
+                    kind="conversation_created",
+                    data={
+                        "number": conversation.number,
+                        "channel": getattr(spec.inbox, "kind", ""),
+                        "routed": route.reason if route else "",
+                        "assignee": route.assignee.display_name if route and route.assignee else None,
+                    },
+                )
+            )
+            if spec.follow_up_of is not None:
+                events.append(
+                    event_build(
+                        shop_id=shop.pk,
+                        conversation=spec.follow_up_of,
+                        kind="follow_up_opened",
+                        data={"number": conversation.number},
+                    )
+                )
+        Event.objects.bulk_create(events)
+        list_version_bump(shop_id=shop.pk)
+        for conversation in created:
+            publish(ConversationChanged(shop_id=shop.pk, conversation_id=conversation.pk, what="created"))
+    return created
 
 
-def message_record_inbound(
-    *,
-    conversation: Conversation,
-    channel: str,
-    text: str,
-    inbox: Any = None,
-    html: str = "",
-    external_id: str | None = None,
-    author_contact: Any = None,
-    files: Iterable[CheckedFile] = (),
-    meta: dict[str, Any] | None = None,
-    at: dt.datetime | None = None,
-    direction: str = Message.Direction.INBOUND,
-    logged_by: Agent | None = None,
-    count_for_sla: bool = True,
-    quoted: str = "",
-    rfc_message_id: str = "",
-    content_ids: dict[str, str] | None = None,
-) -> Message:
+@dataclass
+class InboundRecord:
+    """One message for `messages_record_inbound_many` (see `message_record_inbound`)."""
+
+    conversation: Conversation
+    channel: str
+    text: str
+    inbox: Any = None
+    html: str = ""
+    external_id: str | None = None
+    author_contact: Any = None
+    files: Iterable[CheckedFile] = ()
+    meta: dict[str, Any] | None = None
+    at: dt.datetime | None = None
+    direction: str = Message.Direction.INBOUND
+    logged_by: Agent | None = None
+    count_for_sla: bool = True
+    quoted: str = ""
+    rfc_message_id: str = ""
+    content_ids: dict[str, str] | None = None
+    # The case was created in the same transaction (by conversations_create_many): nobody else can
+    # have touched it yet, so its new state is written in one bulk statement.
+    conversation_is_new: bool = False
+
+
+def message_record_inbound(**fields: Any) -> Message:
     """Store a customer's message on `conversation`; reopen it and start the SLA clock if needed.
 
     The (inbox, external_id) unique constraint makes a re-delivered message fail with IntegrityError,
     which the pipeline turns into a "duplicate" outcome. Logged contacts (channel note) may be outbound.
+    Takes the fields of InboundRecord as keywords.
     """
-    at = at or clock.now()
-    if len(text) > MAX_TEXT:
-        raise ValidationFailed("The message is too long.", field="text")
+    return messages_record_inbound_many([InboundRecord(**fields)])[0]
+
+
+_REOPENS = (Status.PENDING_CUSTOMER, Status.RESOLVED, Status.CLOSED)
+
+
+def _apply_inbound(conversation: Conversation, changes: set[str]) -> None:
+    """Write one message's effect on an existing case with conditional updates, so an agent's change
+    that committed meanwhile (PostgreSQL) is not overwritten blindly."""
+    at = conversation.last_message_at
+    Conversation.objects.filter(pk=conversation.pk).update(
+        last_message_at=at, updated_at=at, message_count=F("message_count") + 1
+    )
+    if "status" in changes:
+        Conversation.objects.filter(pk=conversation.pk, status__in=_REOPENS).update(
+            status=Status.OPEN, resolved_at=None, closed_at=None
+        )
+    if "waiting_since" in changes:
+        Conversation.objects.filter(pk=conversation.pk, waiting_since__isnull=True).update(
+            waiting_since=conversation.waiting_since, sla_due_at=conversation.sla_due_at
+        )
+
+
+def messages_record_inbound_many(records: list[InboundRecord]) -> list[Message]:
+    """Store many customers' messages at once: one insert each for messages, attachments, the search
+    index and timeline entries, one update per touched case (reopen, SLA clock), in one transaction."""
+    for record in records:
+        if len(record.text) > MAX_TEXT:
+            raise ValidationFailed("The message is too long.", field="text")
+    if not records:
+        return []
     with transaction.atomic():
-        message = Message.objects.create(
-            shop_id=conversation.shop_id,
-            conversation=conversation,
-            direction=direction,
-            channel=channel,
-            inbox=inbox,
-            author_contact=author_contact,
-            author_agent=logged_by,
-            text=text,
-            html=html,
-            quoted=quoted,
-            rfc_message_id=rfc_message_id[:255],
-            external_id=external_id,
-            meta=meta or {},
-            created_at=at,
-        )
-        attachments_store(message=message, files=files, content_ids=content_ids)
-        search_index_message(
-            message, language=conversation.language or getattr(author_contact, "language", "")
-        )
-        updates: dict[str, Any] = {
-            "last_message_at": at,
-            "updated_at": at,
-            "message_count": F("message_count") + 1,
-        }
-        reopened = False
-        if direction == Message.Direction.INBOUND and count_for_sla:
-            if conversation.status in (Status.PENDING_CUSTOMER, Status.RESOLVED, Status.CLOSED):
-                updates.update(status=Status.OPEN, resolved_at=None, closed_at=None)
-                reopened = conversation.status in (Status.RESOLVED, Status.CLOSED)
-            if conversation.waiting_since is None:
-                shop = Shop.objects.get(pk=conversation.shop_id)
-                updates.update(waiting_since=at, sla_due_at=_sla_due(shop, at))
-        Conversation.objects.filter(pk=conversation.pk).update(**updates)
-        conversation.refresh_from_db()
-        if reopened:
-            event_append(
-                shop_id=conversation.shop_id,
-                conversation=conversation,
-                kind="reopened",
-                data={"by": "customer"},
+        messages = []
+        for record in records:
+            record.at = record.at or clock.now()
+            messages.append(
+                Message(
+                    shop_id=record.conversation.shop_id,
+                    conversation=record.conversation,
+                    direction=record.direction,
+                    channel=record.channel,
+                    inbox=record.inbox,
+                    author_contact=record.author_contact,
+                    author_agent=record.logged_by,
+                    text=record.text,
+                    html=record.html,
+                    quoted=record.quoted,
+                    rfc_message_id=record.rfc_message_id[:255],
+                    external_id=record.external_id,
+                    meta=record.meta or {},
+                    created_at=record.at,
+                )
             )
-        publish(
-            MessageCreated(
-                shop_id=conversation.shop_id,
-                conversation_id=conversation.pk,
-                message_id=message.pk,
-                direction=direction,
-                is_internal=False,
-            )
+        Message.objects.bulk_create(messages)
+        attachments_store_many(
+            [(m, list(r.files), r.content_ids) for m, r in zip(messages, records, strict=True) if r.files]
         )
-        _conversation_changed(shop_id=conversation.shop_id, conversation_id=conversation.pk, what="message")
-    return message
+        search_index_rows(
+            IndexRow(
+                m.pk,
+                m.shop_id,
+                False,
+                message_search_text(m),
+                r.conversation.language or getattr(r.author_contact, "language", ""),
+            )
+            for m, r in zip(messages, records, strict=True)
+        )
+        events = []
+        shops: dict[int, Shop] = {}
+        touched: dict[int, Conversation] = {}
+        fresh: dict[int, Conversation] = {}
+        for message, record in zip(messages, records, strict=True):
+            conversation = record.conversation
+            touched[conversation.pk] = conversation
+            if record.conversation_is_new:
+                fresh[conversation.pk] = conversation
+            at = record.at
+            assert at is not None
+            conversation.last_message_at = conversation.updated_at = at
+            conversation.message_count = (conversation.message_count or 0) + 1
+            changes = {"last_message_at", "updated_at", "message_count"}
+            if record.direction == Message.Direction.INBOUND and record.count_for_sla:
+                if conversation.status in _REOPENS:
+                    if conversation.status in (Status.RESOLVED, Status.CLOSED):
+                        events.append(
+                            event_build(
+                                shop_id=conversation.shop_id,
+                                conversation=conversation,
+                                kind="reopened",
+                                data={"by": "customer"},
+                            )
+                        )
+                    conversation.status, conversation.resolved_at, conversation.closed_at = (
+                        Status.OPEN,
+                        None,
+                        None,
+                    )
+                    changes |= {"status", "resolved_at", "closed_at"}
+                if conversation.waiting_since is None:
+                    shop = shops.get(conversation.shop_id)
+                    if shop is None:
+                        shop = shops[conversation.shop_id] = Shop.objects.get(pk=conversation.shop_id)
+                    conversation.waiting_since, conversation.sla_due_at = at, _sla_due(shop, at)
+                    changes |= {"waiting_since", "sla_due_at"}
+            if conversation.pk not in fresh:
+                _apply_inbound(conversation, changes)
+            publish(
+                MessageCreated(
+                    shop_id=conversation.shop_id,
+                    conversation_id=conversation.pk,
+                    message_id=message.pk,
+                    direction=record.direction,
+                    is_internal=False,
+                )
+            )
+        if fresh:
+            # Cases created in this very transaction: nobody else can have changed them, so their final
+            # state is written in one statement.
+            bulk_set(
+                fresh.values(),
+                ["last_message_at", "updated_at", "message_count", "status", "waiting_since", "sla_due_at"],
+            )
+        Event.objects.bulk_create(events)
+        for shop_id in {c.shop_id for c in touched.values()}:
+            list_version_bump(shop_id=shop_id)
+        for conversation in touched.values():
+            publish(
+                ConversationChanged(
+                    shop_id=conversation.shop_id, conversation_id=conversation.pk, what="message"
+                )
+            )
+    return messages
 
 
 def message_send(

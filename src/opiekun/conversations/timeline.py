@@ -10,6 +10,32 @@ from opiekun.core import clock
 from .models import Conversation, Event
 
 
+def event_build(
+    *,
+    shop_id: int,
+    kind: str,
+    conversation: Conversation | None = None,
+    contact: Any = None,
+    actor: Agent | None = None,
+    data: dict[str, Any] | None = None,
+) -> Event:
+    """An unsaved timeline entry (for bulk inserts); `event_append` saves one."""
+    contact_id = (
+        getattr(contact, "pk", contact)
+        if contact is not None
+        else (conversation.contact_id if conversation is not None else None)
+    )
+    return Event(
+        shop_id=shop_id,
+        conversation=conversation,
+        contact_id=contact_id,
+        kind=kind,
+        actor=actor,
+        data=data or {},
+        created_at=clock.now(),
+    )
+
+
 def event_append(
     *,
     shop_id: int,
@@ -19,17 +45,8 @@ def event_append(
     actor: Agent | None = None,
     data: dict[str, Any] | None = None,
 ) -> Event:
-    contact_id = (
-        getattr(contact, "pk", contact)
-        if contact is not None
-        else (conversation.contact_id if conversation is not None else None)
+    event = event_build(
+        shop_id=shop_id, kind=kind, conversation=conversation, contact=contact, actor=actor, data=data
     )
-    return Event.objects.create(
-        shop_id=shop_id,
-        conversation=conversation,
-        contact_id=contact_id,
-        kind=kind,
-        actor=actor,
-        data=data or {},
-        created_at=clock.now(),
-    )
+    event.save(force_insert=True)
+    return event

@@ -12,6 +12,7 @@ reason — viewable and retryable, never silently dropped.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -22,10 +23,13 @@ from django.db.models import Max
 
 from opiekun.conversations.attachments import blob_path, blob_store, blobs_store
 from opiekun.core import clock
+from opiekun.core.bulk import bulk_set
+from opiekun.core.durability import durable_atomic
 from opiekun.core.errors import ValidationFailed
 
 from . import pipeline
 from .acknowledgments import acknowledgment_schedule
+from .base import InboundMessage
 from .drivers.email.driver import EmailConfig, EmailDriver
 from .drivers.email.parse import MailParseError
 from .models import Inbox, RawMail
@@ -33,6 +37,7 @@ from .models import Inbox, RawMail
 log = logging.getLogger(__name__)
 
 MAX_FILES = 200
+INLINE_MAX = 256 * 1024  # bytes kept in the row itself (one fsync per batch); larger go to files
 QUARANTINED = "quarantined"
 
 
@@ -84,9 +89,10 @@ def mail_receive(
         if existing is not None:
             return existing
     shop_id = Inbox.objects.filter(pk=inbox_id).values_list("shop_id", flat=True).get()
-    digest = blob_store(raw)
+    inline = len(raw) <= INLINE_MAX
+    digest = hashlib.sha256(raw).hexdigest() if inline else blob_store(raw)
     try:
-        with transaction.atomic():
+        with durable_atomic():
             row = RawMail.objects.create(
                 shop_id=shop_id,
                 inbox_id=inbox_id,
@@ -96,6 +102,7 @@ def mail_receive(
                 uid=uid,
                 sha256=digest,
                 size=len(raw),
+                raw=raw if inline else None,
                 received_at=clock.now(),
             )
     except IntegrityError:
@@ -123,76 +130,177 @@ def imap_cursor(*, inbox_id: int, mailbox: str, uidvalidity: int) -> int:
 
 
 def mail_process(raw_id: int) -> MailOutcome:
-    """Parse a stored mail and run it through the pipeline; quarantine it with the reason on failure.
+    """Parse a stored mail and run it through the pipeline; quarantine it with the reason on failure."""
+    return mail_process_batch([raw_id])[0]
+
+
+@dataclass
+class _Pending:
+    row: RawMail
+    started: float
+    message: InboundMessage | None = None
+    outcome: MailOutcome | None = None
+    parse_seconds: float = 0.0
+
+
+def mail_process_batch(raw_ids: list[int], raws: dict[int, bytes] | None = None) -> list[MailOutcome]:
+    """Parse stored mails and run them through the pipeline as one batch (one transaction, queries
+    shared); a mail that fails is quarantined with the reason, the others go on. One outcome per id.
 
     Touches RawMail, and through the pipeline contacts, conversations, messages and attachments.
     A mail already processed answers its recorded outcome again (nothing is done twice).
+    `raws`: the bytes when the caller still holds them (saves reading them back from disk).
     """
-    started = time.perf_counter()
-    row = RawMail.objects.select_related("inbox__shop").get(pk=raw_id)
-    if row.state == RawMail.State.PROCESSED:
-        return MailOutcome(
-            raw_id=row.pk,
-            outcome=row.outcome,
-            conversation_number=_number(row.conversation_id),
-            from_email=row.from_email,
-            subject=row.subject,
-        )
-    inbox = row.inbox
+    query = RawMail.objects.select_related("inbox__shop").filter(pk__in=raw_ids)
+    rows = {r.pk: r for r in (query.defer("raw") if raws else query)}
+    pending = [_Pending(rows[i], time.perf_counter()) for i in raw_ids]
+    with transaction.atomic():
+        by_inbox: dict[int, list[_Pending]] = {}
+        for item in pending:
+            row = item.row
+            if row.state == RawMail.State.PROCESSED:
+                item.outcome = MailOutcome(
+                    raw_id=row.pk,
+                    outcome=row.outcome,
+                    conversation_number=_number(row.conversation_id),
+                    from_email=row.from_email,
+                    subject=row.subject,
+                )
+                continue
+            _parse(item, (raws or {}).get(row.pk))
+            if item.outcome is None:
+                by_inbox.setdefault(row.inbox_id, []).append(item)
+        for items in by_inbox.values():
+            _run_pipeline(items)
+        _save_outcomes([item for item in pending if item.row.state != RawMail.State.PROCESSED])
+    return [item.outcome for item in pending if item.outcome is not None]
+
+
+def _parse(item: _Pending, raw: bytes | None) -> None:
+    row = item.row
+    if raw is None:
+        try:
+            raw = mail_raw(row)
+        except OSError as exc:
+            item.outcome = _quarantined(item, f"The stored mail cannot be read: {exc.__class__.__name__}")
+            return
     try:
-        raw = blob_path(row.sha256).read_bytes()
-    except OSError as exc:
-        return _quarantine(row, f"The stored mail cannot be read: {exc.__class__.__name__}", started)
+        (item.message,) = EmailDriver().parse_inbound(raw)
+    except MailParseError as exc:
+        item.outcome = _quarantined(item, f"The mail cannot be read: {exc}")
+    except Exception as exc:  # a parser bug on one strange mail must not stall the mailbox
+        log.exception("parsing raw mail %s failed", row.pk)
+        item.outcome = _quarantined(item, f"The mail cannot be read ({exc.__class__.__name__}).")
+    item.parse_seconds = time.perf_counter() - item.started
+
+
+def _limits(inbox: Inbox) -> tuple[int, bool]:
     try:
         config = EmailConfig.model_validate(inbox.config or {})
-        max_bytes = config.max_message_mb * 1024 * 1024
-        send_ack = config.send_acknowledgment
     except ValueError:
-        max_bytes, send_ack = EmailConfig.model_fields["max_message_mb"].default * 1024 * 1024, False
-    try:
-        (message,) = EmailDriver().parse_inbound(raw)
-    except MailParseError as exc:
-        return _quarantine(row, f"The mail cannot be read: {exc}", started)
-    from_email, subject = message.sender.email[:320], message.subject[:300]
+        return int(EmailConfig.model_fields["max_message_mb"].default) * 1024 * 1024, False
+    return config.max_message_mb * 1024 * 1024, config.send_acknowledgment
+
+
+def _run_pipeline(items: list[_Pending]) -> None:
+    inbox = items[0].row.inbox
+    max_bytes, send_ack = _limits(inbox)
+    messages = [item.message for item in items if item.message is not None]
+    started = time.perf_counter()
     try:
         with transaction.atomic():
-            result = pipeline.process(inbox=inbox, message=message, max_files=MAX_FILES, max_bytes=max_bytes)
-            if result.outcome == pipeline.CREATED and result.message is not None and send_ack:
-                if not message.auto_submitted and not result.message.meta.get("own_address"):
-                    acknowledgment_schedule(message=result.message, to_email=message.sender.email)
-            RawMail.objects.filter(pk=row.pk).update(
-                state=RawMail.State.PROCESSED,
-                outcome=result.outcome,
-                error=result.reason[:1000],
-                message=result.message,
-                conversation=result.conversation,
-                subject=subject,
-                from_email=from_email,
-                processed_at=clock.now(),
-                attempts=row.attempts + 1,
+            results = pipeline.process_many(
+                inbox=inbox, messages=messages, max_files=MAX_FILES, max_bytes=max_bytes
             )
-    except ValidationFailed as exc:
-        return _quarantine(row, str(exc), started, subject=subject, from_email=from_email)
-    except Exception as exc:  # one bad mail must never stall the mailbox: keep it, say why, move on
-        log.exception("processing raw mail %s failed", row.pk)
-        reason = f"Processing failed ({exc.__class__.__name__})."
-        return _quarantine(row, reason, started, subject=subject, from_email=from_email)
-    conversation = result.conversation
+    except Exception:
+        if len(items) > 1:  # find the one that breaks, keep the rest
+            for item in items:
+                _run_pipeline([item])
+            return
+        log.exception("processing raw mail %s failed", items[0].row.pk)
+        results = None
+    share = (time.perf_counter() - started) / len(items)
+    for index, item in enumerate(items):
+        assert item.message is not None
+        if results is None:
+            item.outcome = _quarantined(item, "Processing failed (an internal error; see the log).")
+            continue
+        result = results[index]
+        if result.error is not None:
+            item.outcome = _quarantined(item, str(result.error))
+            continue
+        message = item.message
+        if (
+            send_ack
+            and result.outcome == pipeline.CREATED
+            and result.message is not None
+            and not message.auto_submitted
+            and not result.message.meta.get("own_address")
+        ):
+            acknowledgment_schedule(message=result.message, to_email=message.sender.email)
+        conversation = result.conversation
+        item.row.state = RawMail.State.PROCESSED
+        item.row.outcome = result.outcome
+        item.row.error = result.reason[:1000]
+        item.row.message = result.message
+        item.row.conversation = conversation
+        item.outcome = MailOutcome(
+            raw_id=item.row.pk,
+            outcome=result.outcome,
+            conversation_number=conversation.number if conversation is not None else None,
+            from_email=message.sender.email[:320],
+            subject=message.subject[:300],
+            language=message.language,
+            reply_text=message.text,
+            attachments=[
+                {"filename": a.filename, "mime": a.declared_type, "size": len(a.content)}
+                for a in message.attachments
+            ],
+            reason=result.reason,
+            seconds=item.parse_seconds + share,
+        )
+
+
+def _quarantined(item: _Pending, reason: str) -> MailOutcome:
+    row = item.row
+    log.warning("raw mail %s quarantined: %s", row.pk, reason)
+    row.state, row.outcome, row.error = RawMail.State.QUARANTINED, "", reason[:1000]
+    message = item.message
     return MailOutcome(
         raw_id=row.pk,
-        outcome=result.outcome,
-        conversation_number=conversation.number if conversation is not None else None,
-        from_email=from_email,
-        subject=subject,
-        language=message.language,
-        reply_text=message.text,
-        attachments=[
-            {"filename": a.filename, "mime": a.declared_type, "size": len(a.content)}
-            for a in message.attachments
-        ],
-        reason=result.reason,
-        seconds=time.perf_counter() - started,
+        outcome=QUARANTINED,
+        from_email=message.sender.email[:320] if message else "",
+        subject=message.subject[:300] if message else "",
+        reason=reason,
+        seconds=time.perf_counter() - item.started,
     )
+
+
+def _save_outcomes(items: list[_Pending]) -> None:
+    now = clock.now()
+    for item in items:
+        row, message = item.row, item.message
+        row.processed_at = now
+        row.attempts += 1
+        if message is not None:
+            row.subject, row.from_email = message.subject[:300], message.sender.email[:320]
+    bulk_set(
+        [item.row for item in items],
+        [
+            "state",
+            "outcome",
+            "error",
+            "message",
+            "conversation",
+            "subject",
+            "from_email",
+            "processed_at",
+            "attempts",
+        ],
+    )
+    failed = [item.row for item in items if item.row.state == RawMail.State.QUARANTINED]
+    for row in failed:
+        Inbox.objects.filter(pk=row.inbox_id).update(last_error=row.error[:500], last_error_at=now)
 
 
 def _number(conversation_id: int | None) -> int | None:
@@ -201,31 +309,6 @@ def _number(conversation_id: int | None) -> int | None:
     from opiekun.conversations.models import Conversation
 
     return Conversation.objects.filter(pk=conversation_id).values_list("number", flat=True).first()
-
-
-def _quarantine(
-    row: RawMail, reason: str, started: float, subject: str = "", from_email: str = ""
-) -> MailOutcome:
-    log.warning("raw mail %s quarantined: %s", row.pk, reason)
-    now = clock.now()
-    RawMail.objects.filter(pk=row.pk).update(
-        state=RawMail.State.QUARANTINED,
-        outcome="",
-        error=reason[:1000],
-        subject=subject or row.subject,
-        from_email=from_email or row.from_email,
-        processed_at=now,
-        attempts=row.attempts + 1,
-    )
-    Inbox.objects.filter(pk=row.inbox_id).update(last_error=reason[:500], last_error_at=now)
-    return MailOutcome(
-        raw_id=row.pk,
-        outcome=QUARANTINED,
-        from_email=from_email,
-        subject=subject,
-        reason=reason,
-        seconds=time.perf_counter() - started,
-    )
 
 
 def mail_ingest(
@@ -249,40 +332,38 @@ def mail_receive_batch(*, inbox: Inbox, raws: list[bytes], source: str) -> list[
 
     For transports without per-mail ids (SMTP intake bursts, imports); IMAP uses `mail_receive`.
     """
-    digests = blobs_store(raws)
+    large = [raw for raw in raws if len(raw) > INLINE_MAX]
+    stored = dict(zip(map(id, large), blobs_store(large), strict=True)) if large else {}
     now = clock.now()
-    with transaction.atomic():
+    with durable_atomic():
         rows = RawMail.objects.bulk_create(
             [
                 RawMail(
                     shop_id=inbox.shop_id,
                     inbox_id=inbox.pk,
                     source=source,
-                    sha256=digest,
+                    sha256=stored.get(id(raw)) or hashlib.sha256(raw).hexdigest(),
                     size=len(raw),
+                    raw=None if id(raw) in stored else raw,
                     received_at=now,
                 )
-                for digest, raw in zip(digests, raws, strict=True)
+                for raw in raws
             ]
         )
-    if any(r.pk is None for r in rows):  # backends without RETURNING on bulk insert
-        return list(
-            RawMail.objects.filter(inbox_id=inbox.pk, received_at=now, sha256__in=digests)
-            .order_by("id")
-            .values_list("id", flat=True)
-        )
-    return [r.pk for r in rows]
+    return [r.pk for r in rows]  # SQLite and PostgreSQL return the new ids from a bulk insert
 
 
-def mail_process_batch(raw_ids: list[int]) -> list[MailOutcome]:
-    """Process stored mails in one transaction (a savepoint each): the commit is shared, failures are not."""
-    with transaction.atomic():
-        return [mail_process(raw_id) for raw_id in raw_ids]
+def mail_raw(row: RawMail) -> bytes:
+    """The received bytes of `row`, from the row itself or from the file store (large mails)."""
+    if row.raw is not None:
+        return bytes(row.raw)
+    return blob_path(row.sha256).read_bytes()  # OSError when the file is gone: the caller quarantines
 
 
 def mail_ingest_batch(*, inbox: Inbox, raws: list[bytes], source: str) -> list[MailOutcome]:
     """Receive many mails (durably, group-committed), then process them; one outcome per mail, in order."""
-    return mail_process_batch(mail_receive_batch(inbox=inbox, raws=raws, source=source))
+    ids = mail_receive_batch(inbox=inbox, raws=raws, source=source)
+    return mail_process_batch(ids, raws=dict(zip(ids, raws, strict=True)))
 
 
 def mail_retry(*, shop_id: int, raw_id: int) -> MailOutcome:

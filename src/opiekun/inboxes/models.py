@@ -67,6 +67,9 @@ class RawMail(models.Model):
     uid = models.BigIntegerField(null=True, blank=True)
     sha256 = models.CharField(max_length=64)
     size = models.PositiveBigIntegerField()
+    # Small mails (nearly all) keep their bytes here, so one commit makes a whole batch durable;
+    # larger ones live in the content-addressed file store under `sha256` (see mailstore.mail_raw).
+    raw = models.BinaryField(null=True, blank=True, editable=False)
     state = models.CharField(max_length=12, choices=State.choices, default=State.RECEIVED)
     outcome = models.CharField(max_length=12, blank=True)
     error = models.CharField(max_length=1000, blank=True)

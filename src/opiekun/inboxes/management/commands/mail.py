@@ -65,7 +65,7 @@ class Command(BaseCommand):
             add.add_argument(
                 f"--{kind}-password-env",
                 default="",
-                help=f"Name of an environment variable holding the {kind.upper()} password (never typed here).",
+                help=f"Name of an environment variable holding the {kind.upper()} password (not typed here).",
             )
 
     def handle(self, *args: Any, **options: Any) -> None:
