@@ -169,7 +169,9 @@ def inbound_from(parsed: ParsedMail, *, fingerprint: str) -> InboundMessage:
         reply, quoted = parsed.text.strip(), ""
     recipients = tuple(
         dict.fromkeys(
-            [a.email for a in (*parsed.to, *parsed.cc) if a.email] + [a for a in parsed.delivered_to if a]
+            _text(a)
+            for a in [a.email for a in (*parsed.to, *parsed.cc) if a.email]
+            + [a for a in parsed.delivered_to if a]
         )
     )
     bounce = None
@@ -217,6 +219,16 @@ def inbound_from(parsed: ParsedMail, *, fingerprint: str) -> InboundMessage:
         bounce=bounce,
         meta=meta,
     )
+
+
+def _text(value: str) -> str:
+    """Raw 8-bit header bytes the parser kept as surrogates (e.g. in Delivered-To) as real text: a
+    surrogate cannot be stored in the database and would fail the whole mail."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return value
 
 
 class _Composed(DjangoEmailMessage):
