@@ -149,22 +149,20 @@ def build_mix(originals: list[bytes], total: int, *, plain: bool) -> list[tuple[
 
 def ingest(inbox, mix: list[tuple[str, bytes]], batch: int) -> dict:  # type: ignore[no-untyped-def]
     from opiekun.conversations.models import Conversation
-    from opiekun.inboxes.mailstore import mail_ingest_batch
+    from opiekun.inboxes.mailstore import mail_ingest_stream
 
     before = Conversation.objects.filter(shop=inbox.shop).count()
     per_message: list[float] = []
     no_attachments: list[float] = []
     outcomes: dict[str, dict[str, int]] = {}
     started = time.perf_counter()
-    for at in range(0, len(mix), batch):
-        chunk = mix[at : at + batch]
-        results = mail_ingest_batch(inbox=inbox, raws=[raw for _kind, raw in chunk], source="file")
-        for (kind, _raw), result in zip(chunk, results, strict=True):
-            per_message.append(result.seconds * 1000)
-            if not result.attachments:
-                no_attachments.append(result.seconds * 1000)
-            bucket = outcomes.setdefault(kind, {})
-            bucket[result.outcome] = bucket.get(result.outcome, 0) + 1
+    results = mail_ingest_stream(inbox=inbox, raws=(raw for _kind, raw in mix), source="file", batch=batch)
+    for (kind, _raw), result in zip(mix, results, strict=True):
+        per_message.append(result.seconds * 1000)
+        if not result.attachments:
+            no_attachments.append(result.seconds * 1000)
+        bucket = outcomes.setdefault(kind, {})
+        bucket[result.outcome] = bucket.get(result.outcome, 0) + 1
     elapsed = time.perf_counter() - started
     created = Conversation.objects.filter(shop=inbox.shop).count() - before
     new_count = sum(1 for kind, _ in mix if kind == "new")

@@ -10,6 +10,7 @@ from opiekun.agents.models import Agent
 from opiekun.agents.services import audit_record
 from opiekun.conversations.models import Conversation, Event, Message
 from opiekun.conversations.timeline import event_append
+from opiekun.core.bulk import bulk_insert
 from opiekun.core.errors import ValidationFailed
 from opiekun.core.events import publish
 from opiekun.shops.models import Shop
@@ -155,8 +156,8 @@ def _identify_many(shop: Shop, requests: list[Identify]) -> list[Contact]:
             )
             has.add(address.kind)
         results.append(contact)
-    Contact.objects.bulk_create(new_contacts)
-    Identity.objects.bulk_create(new_identities)
+    bulk_insert(new_contacts)
+    bulk_insert(new_identities)
     if renamed:
         Contact.objects.bulk_update({c.pk: c for c in renamed}.values(), ["name"])
     return results

@@ -17,7 +17,7 @@ from django.db.models import F
 from opiekun.agents.models import Agent, Team
 from opiekun.agents.services import audit_record
 from opiekun.core import clock
-from opiekun.core.bulk import bulk_set
+from opiekun.core.bulk import bulk_insert, bulk_set
 from opiekun.core.errors import ValidationFailed
 from opiekun.core.events import publish
 from opiekun.shops.models import Shop
@@ -25,7 +25,7 @@ from opiekun.shops.models import Shop
 from .attachments import CheckedFile, attachments_store, attachments_store_many
 from .events import ConversationChanged, MessageCreated, MessageUpdated, OutboundQueued
 from .listcache import list_version_bump
-from .models import OPEN_STATUSES, ChannelKind, Conversation, Event, Message, Priority, Status, Tag
+from .models import OPEN_STATUSES, ChannelKind, Conversation, Message, Priority, Status, Tag
 from .routing import Route
 from .search import IndexRow, message_search_text, search_index_message, search_index_rows
 from .timeline import event_append, event_build
@@ -118,7 +118,7 @@ def conversations_create_many(*, shop: Shop, specs: list[NewConversation]) -> li
                     follow_up_of=spec.follow_up_of,
                 )
             )
-        Conversation.objects.bulk_create(created)
+        bulk_insert(created)
         events = []
         for spec, conversation in zip(specs, created, strict=True):
             route = spec.route
@@ -144,7 +144,7 @@ def conversations_create_many(*, shop: Shop, specs: list[NewConversation]) -> li
                         data={"number": conversation.number},
                     )
                 )
-        Event.objects.bulk_create(events)
+        bulk_insert(events)
         list_version_bump(shop_id=shop.pk)
         for conversation in created:
             publish(ConversationChanged(shop_id=shop.pk, conversation_id=conversation.pk, what="created"))
@@ -236,7 +236,7 @@ def messages_record_inbound_many(records: list[InboundRecord]) -> list[Message]:
                     created_at=record.at,
                 )
             )
-        Message.objects.bulk_create(messages)
+        bulk_insert(messages)
         attachments_store_many(
             [(m, list(r.files), r.content_ids) for m, r in zip(messages, records, strict=True) if r.files]
         )
@@ -305,7 +305,7 @@ def messages_record_inbound_many(records: list[InboundRecord]) -> list[Message]:
                 fresh.values(),
                 ["last_message_at", "updated_at", "message_count", "status", "waiting_since", "sla_due_at"],
             )
-        Event.objects.bulk_create(events)
+        bulk_insert(events)
         for shop_id in {c.shop_id for c in touched.values()}:
             list_version_bump(shop_id=shop_id)
         for conversation in touched.values():

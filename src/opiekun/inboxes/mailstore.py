@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,21 +24,24 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from opiekun.conversations.attachments import blob_path, blob_store, blobs_store
+from opiekun.conversations.models import Message
 from opiekun.core import clock
-from opiekun.core.bulk import bulk_set
+from opiekun.core.bulk import bulk_insert, bulk_set
 from opiekun.core.durability import durable_atomic
 from opiekun.core.errors import ValidationFailed
 
 from . import pipeline
 from .acknowledgments import acknowledgment_schedule
 from .base import InboundMessage
-from .drivers.email.driver import EmailConfig, EmailDriver
-from .drivers.email.parse import MailParseError
+from .drivers.email.driver import EmailConfig
+from .drivers.email.parse import fingerprint
 from .models import Inbox, RawMail
+from .parsing import Parsed, parse_later, parse_one
 
 log = logging.getLogger(__name__)
 
 MAX_FILES = 200
+DUPLICATE = Parsed(None, "already stored")  # marks a mail found a duplicate before parsing
 INLINE_MAX = 256 * 1024  # bytes kept in the row itself (one fsync per batch); larger go to files
 QUARANTINED = "quarantined"
 
@@ -143,22 +148,34 @@ class _Pending:
     parse_seconds: float = 0.0
 
 
-def mail_process_batch(raw_ids: list[int], raws: dict[int, bytes] | None = None) -> list[MailOutcome]:
+def mail_process_batch(
+    raw_ids: list[int],
+    raws: dict[int, bytes] | None = None,
+    parsed: list[Parsed] | None = None,
+    rows: list[RawMail] | None = None,
+) -> list[MailOutcome]:
     """Parse stored mails and run them through the pipeline as one batch (one transaction, queries
     shared); a mail that fails is quarantined with the reason, the others go on. One outcome per id.
 
     Touches RawMail, and through the pipeline contacts, conversations, messages and attachments.
     A mail already processed answers its recorded outcome again (nothing is done twice).
-    `raws`: the bytes when the caller still holds them (saves reading them back from disk).
+    `raws`: the bytes when the caller still holds them (saves reading them back from disk);
+    `parsed`: the mails already parsed (by the helper process), in the order of `raw_ids`;
+    `rows`: the RawMail rows just received (with their inbox), saving a read.
     """
-    query = RawMail.objects.select_related("inbox__shop").filter(pk__in=raw_ids)
-    rows = {r.pk: r for r in (query.defer("raw") if raws else query)}
-    pending = [_Pending(rows[i], time.perf_counter()) for i in raw_ids]
+    if rows is None:
+        query = RawMail.objects.select_related("inbox__shop").filter(pk__in=raw_ids)
+        found = {r.pk: r for r in (query.defer("raw") if raws or parsed else query)}
+    else:
+        found = {r.pk: r for r in rows}
+    pending = [_Pending(found[i], time.perf_counter()) for i in raw_ids]
+    ready = dict(zip(raw_ids, parsed, strict=True)) if parsed is not None else {}
+    done_before = {item.row.pk for item in pending if item.row.state == RawMail.State.PROCESSED}
     with transaction.atomic():
         by_inbox: dict[int, list[_Pending]] = {}
         for item in pending:
             row = item.row
-            if row.state == RawMail.State.PROCESSED:
+            if row.pk in done_before:
                 item.outcome = MailOutcome(
                     raw_id=row.pk,
                     outcome=row.outcome,
@@ -167,31 +184,31 @@ def mail_process_batch(raw_ids: list[int], raws: dict[int, bytes] | None = None)
                     subject=row.subject,
                 )
                 continue
-            _parse(item, (raws or {}).get(row.pk))
+            _parse(item, (raws or {}).get(row.pk), ready.get(row.pk))
             if item.outcome is None:
                 by_inbox.setdefault(row.inbox_id, []).append(item)
         for items in by_inbox.values():
             _run_pipeline(items)
-        _save_outcomes([item for item in pending if item.row.state != RawMail.State.PROCESSED])
+        _save_outcomes([item for item in pending if item.row.pk not in done_before])
     return [item.outcome for item in pending if item.outcome is not None]
 
 
-def _parse(item: _Pending, raw: bytes | None) -> None:
-    row = item.row
-    if raw is None:
-        try:
-            raw = mail_raw(row)
-        except OSError as exc:
-            item.outcome = _quarantined(item, f"The stored mail cannot be read: {exc.__class__.__name__}")
-            return
-    try:
-        (item.message,) = EmailDriver().parse_inbound(raw)
-    except MailParseError as exc:
-        item.outcome = _quarantined(item, f"The mail cannot be read: {exc}")
-    except Exception as exc:  # a parser bug on one strange mail must not stall the mailbox
-        log.exception("parsing raw mail %s failed", row.pk)
-        item.outcome = _quarantined(item, f"The mail cannot be read ({exc.__class__.__name__}).")
-    item.parse_seconds = time.perf_counter() - item.started
+def _parse(item: _Pending, raw: bytes | None, done: Parsed | None) -> None:
+    if done is DUPLICATE:
+        item.row.state, item.row.outcome = RawMail.State.PROCESSED, pipeline.DUPLICATE
+        item.outcome = MailOutcome(raw_id=item.row.pk, outcome=pipeline.DUPLICATE)
+        return
+    if done is None:
+        if raw is None:
+            try:
+                raw = mail_raw(item.row)
+            except OSError as exc:
+                item.outcome = _quarantined(item, f"The stored mail cannot be read: {exc.__class__.__name__}")
+                return
+        done = parse_one(raw)
+    item.message, item.parse_seconds = done.message, done.seconds
+    if done.message is None:
+        item.outcome = _quarantined(item, done.error)
 
 
 def _limits(inbox: Inbox) -> tuple[int, bool]:
@@ -332,11 +349,15 @@ def mail_receive_batch(*, inbox: Inbox, raws: list[bytes], source: str) -> list[
 
     For transports without per-mail ids (SMTP intake bursts, imports); IMAP uses `mail_receive`.
     """
+    return [row.pk for row in _receive_rows(inbox, raws, source)]
+
+
+def _receive_rows(inbox: Inbox, raws: list[bytes], source: str) -> list[RawMail]:
     large = [raw for raw in raws if len(raw) > INLINE_MAX]
     stored = dict(zip(map(id, large), blobs_store(large), strict=True)) if large else {}
     now = clock.now()
     with durable_atomic():
-        rows = RawMail.objects.bulk_create(
+        rows = bulk_insert(
             [
                 RawMail(
                     shop_id=inbox.shop_id,
@@ -350,7 +371,10 @@ def mail_receive_batch(*, inbox: Inbox, raws: list[bytes], source: str) -> list[
                 for raw in raws
             ]
         )
-    return [r.pk for r in rows]  # SQLite and PostgreSQL return the new ids from a bulk insert
+    for row in rows:  # SQLite and PostgreSQL return the new ids from a bulk insert
+        row.inbox = inbox
+        row.raw = None  # the caller holds the bytes; do not keep a second reference per row
+    return rows
 
 
 def mail_raw(row: RawMail) -> bytes:
@@ -360,10 +384,73 @@ def mail_raw(row: RawMail) -> bytes:
     return blob_path(row.sha256).read_bytes()  # OSError when the file is gone: the caller quarantines
 
 
+def mail_ingest_stream(
+    *, inbox: Inbox, raws: Iterable[bytes], source: str, batch: int = 50
+) -> Iterator[MailOutcome]:
+    """Receive and process a long run of mail in batches; one outcome per mail, in order.
+
+    Each batch is stored durably first; while it goes through the pipeline, the helper process
+    already parses the next one.
+    """
+    waiting: tuple[list[RawMail], list[bytes], list[bool], Future[list[Parsed]] | None] | None = None
+    for chunk in _chunks(raws, batch):
+        rows = _receive_rows(inbox, chunk, source)
+        known = known_duplicates(inbox.pk, chunk)
+        future = parse_later([raw for raw, dup in zip(chunk, known, strict=True) if not dup])
+        if waiting is not None:
+            yield from _finish(*waiting)
+        waiting = (rows, chunk, known, future)
+    if waiting is not None:
+        yield from _finish(*waiting)
+
+
+def _finish(
+    rows: list[RawMail], chunk: list[bytes], known: list[bool], future: Future[list[Parsed]] | None
+) -> list[MailOutcome]:
+    parsed = None
+    if future is not None:
+        try:
+            done = iter(future.result())
+            parsed = [DUPLICATE if dup else next(done) for dup in known]
+        except Exception:  # the helper process died (out of memory…): parse here instead
+            log.exception("the mail parsing helper failed; parsing in-process")
+    ids = [row.pk for row in rows]
+    return mail_process_batch(ids, raws=dict(zip(ids, chunk, strict=True)), parsed=parsed, rows=rows)
+
+
+def known_duplicates(inbox_id: int, raws: list[bytes]) -> list[bool]:
+    """Which mails are certainly stored already (or repeated earlier in `raws`), by fingerprint —
+    cheap, before parsing. The pipeline's de-duplication still has the last word on the rest."""
+    ids = [f"mail:{fingerprint(raw)}" for raw in raws]
+    stored = set(
+        Message.objects.filter(inbox_id=inbox_id, external_id__in=set(ids)).values_list(
+            "external_id", flat=True
+        )
+    )
+    seen: set[str] = set()
+    known = []
+    for external_id in ids:
+        known.append(external_id in stored or external_id in seen)
+        seen.add(external_id)
+    return known
+
+
+def _chunks(items: Iterable[bytes], size: int) -> Iterator[list[bytes]]:
+    chunk: list[bytes] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 def mail_ingest_batch(*, inbox: Inbox, raws: list[bytes], source: str) -> list[MailOutcome]:
     """Receive many mails (durably, group-committed), then process them; one outcome per mail, in order."""
-    ids = mail_receive_batch(inbox=inbox, raws=raws, source=source)
-    return mail_process_batch(ids, raws=dict(zip(ids, raws, strict=True)))
+    rows = _receive_rows(inbox, raws, source)
+    ids = [row.pk for row in rows]
+    return mail_process_batch(ids, raws=dict(zip(ids, raws, strict=True)), rows=rows)
 
 
 def mail_retry(*, shop_id: int, raw_id: int) -> MailOutcome:

@@ -228,6 +228,8 @@ LOGGING = {
 # The SMTP intake `opiekun run` serves for shops that forward their support mail here ("" or 0: off).
 OPIEKUN_SMTP_INTAKE_HOST = os.environ.get("OPIEKUN_SMTP_INTAKE_HOST", OPIEKUN_HOST)
 OPIEKUN_SMTP_INTAKE_PORT = int(os.environ.get("OPIEKUN_SMTP_INTAKE_PORT", "2525") or 0)
+# Helper processes that parse long runs of mail (imports, mailbox backlogs) beside the database work.
+OPIEKUN_MAIL_PARSE_WORKERS = int(os.environ.get("OPIEKUN_MAIL_PARSE_WORKERS", "1"))
 OPIEKUN_UPLOAD_MAX_BYTES = 10 * 1024 * 1024
 OPIEKUN_UPLOAD_MAX_FILES = 5
 OPIEKUN_FORM_RATE_LIMIT = (5, 600)  # submissions per IP per window (seconds)

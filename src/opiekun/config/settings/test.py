@@ -16,3 +16,5 @@ CACHES = {
     "desk": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"},
 }
 OPIEKUN_FORM_RATE_LIMIT = (5, 600)
+OPIEKUN_MAIL_PARSE_WORKERS = 0  # parse in-process (one test turns the helper process on)
+OPIEKUN_SMTP_INTAKE_PORT = 0

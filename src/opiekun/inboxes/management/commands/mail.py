@@ -28,7 +28,7 @@ from opiekun.shops.access import access_shop_by_slug
 from opiekun.shops.models import Shop
 
 from ... import fetching
-from ...mailstore import mail_ingest, mail_process_pending, mail_retry
+from ...mailstore import mail_ingest_stream, mail_process_pending, mail_retry
 from ...models import Inbox, RawMail
 from ...services import inbox_create
 
@@ -77,8 +77,16 @@ class Command(BaseCommand):
     def do_import(self, *, files: list[str], json: bool = False, **options: Any) -> None:
         inbox = self._inboxes(options.get("shop"), options.get("inbox"))[0]
         totals: dict[str, int] = {}
-        for label, raw in _messages(files, stderr=self.stderr):
-            outcome = mail_ingest(inbox=inbox, raw=raw, source=RawMail.Source.FILE)
+        labels: list[str] = []
+
+        def raws() -> Iterator[bytes]:
+            for label, raw in _messages(files, stderr=self.stderr):
+                labels.append(label)
+                yield raw
+
+        outcomes = mail_ingest_stream(inbox=inbox, raws=raws(), source=RawMail.Source.FILE)
+        for index, outcome in enumerate(outcomes):
+            label = labels[index]
             totals[outcome.outcome] = totals.get(outcome.outcome, 0) + 1
             if json:
                 self.stdout.write(_json({"file": label, **outcome.as_json()}))
