@@ -275,3 +275,17 @@
     ageToasts();
   });
 })();
+
+// Enter and Space on a focused button or <summary> (e.g. "Show quoted text") do what the control does;
+// the list shortcuts (Enter opens the selected row) must not take them over. Capturing on the document
+// runs before the shortcut handler; the control's own default action still happens.
+document.addEventListener(
+  "keydown",
+  (event) => {
+    if (event.key !== "Enter" && event.key !== " ") return;
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    const el = event.target;
+    if (el && el.matches && el.matches("summary, button")) event.stopPropagation();
+  },
+  true,
+);
