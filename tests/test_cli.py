@@ -24,7 +24,7 @@ from opiekun.agents.models import Absence, Agent
 from opiekun.contacts.models import Contact, Identity
 from opiekun.conversations.models import Conversation, Event, Macro, Message, Status
 from opiekun.conversations.selectors import view_counts
-from opiekun.inboxes.models import Inbox
+from opiekun.inboxes.models import Inbox, RawMail
 from opiekun.shops.models import Shop
 
 OPIEKUN = str(Path(sys.executable).with_name("opiekun"))
@@ -271,8 +271,16 @@ def test_demo_content_fills_every_desk_view(demo):
     assert set(Inbox.objects.filter(shop=demo).values_list("name", "kind")) == {
         ("Formularz kontaktowy", "webform"),
         ("Kontakty zapisane", "note"),
+        ("Poczta", "email"),
     }
     assert all(i.team is not None for i in Inbox.objects.filter(shop=demo))
+    # The demo's e-mails came through the real parser and pipeline: raw mail kept, replies threaded
+    # by In-Reply-To with the quoted history split off.
+    mailbox = Inbox.objects.get(shop=demo, kind="email")
+    outcomes = set(RawMail.objects.filter(inbox=mailbox).values_list("state", "outcome"))
+    assert outcomes == {("processed", "created"), ("processed", "appended")}
+    reply = Message.objects.filter(inbox=mailbox).exclude(quoted="").first()
+    assert reply is not None and "pisze:" in reply.quoted and "pisze:" not in reply.text
 
     counts = view_counts(agent=agents["anna"]).as_dict()
     for view in (

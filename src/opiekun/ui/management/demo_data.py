@@ -72,6 +72,11 @@ TEAMS: dict[str, tuple[str, list[str], str]] = {
 INBOXES: dict[str, tuple[str, str, str]] = {
     "webform": ("Formularz kontaktowy", "webform", "support"),
     "note": ("Kontakty zapisane", "note", "support"),
+    "email": ("Poczta", "email", "support"),
+}
+# Settings of the demo inboxes that have any (the mailbox is fed by the demo, not pulled over IMAP).
+INBOX_CONFIG: dict[str, dict[str, Any]] = {
+    "email": {"address": "pomoc@sklep-demo.localhost", "send_acknowledgment": False},
 }
 
 ABSENCE: dict[str, Any] = {"agent": "piotr", "days_before": 2, "days_after": 3, "reason": "Urlop"}

@@ -23,6 +23,8 @@ import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formataddr, formatdate, make_msgid
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +46,7 @@ from opiekun.conversations.routing import route_new_conversation
 from opiekun.core import clock
 from opiekun.core.errors import OpiekunError
 from opiekun.inboxes import pipeline
+from opiekun.inboxes.mailstore import mail_ingest
 from opiekun.inboxes.models import Inbox
 from opiekun.inboxes.registry import drivers
 from opiekun.shops.models import Shop
@@ -238,7 +241,14 @@ def _inboxes(shop: Shop, teams: dict[str, Team]) -> dict[str, Inbox]:
     inboxes = {}
     for key, (name, kind, team) in data.INBOXES.items():
         inbox, _ = Inbox.objects.update_or_create(
-            shop=shop, name=name, defaults={"kind": kind, "team": teams[team], "is_active": True}
+            shop=shop,
+            name=name,
+            defaults={
+                "kind": kind,
+                "team": teams[team],
+                "is_active": True,
+                "config": data.INBOX_CONFIG.get(key, {}),
+            },
         )
         inboxes[key] = inbox
     return inboxes
@@ -405,7 +415,9 @@ def _inbound(
             text=text,
             note_kind=story.note_kind,
         )
-    # E-mail, SMS, chat and phone have no driver in this install yet: record as those drivers will.
+    if channel == "email":
+        return _through_mail(cast, story, conversation, text)
+    # SMS, chat and phone have no driver in this install yet: record as those drivers will.
     if conversation is None:
         route = route_new_conversation(contact=contact, team=cast.teams["support"])
         conversation = conversations.conversation_create(
@@ -442,6 +454,40 @@ def _log_contact(
         "subject": story.subject if conversation is None else "",
     }
     return _through_pipeline(cast.inboxes["note"], "note", payload)
+
+
+def _through_mail(
+    cast: Cast, story: data.Story, conversation: Conversation | None, text: str
+) -> Conversation:
+    """The customer's e-mail as their mail program would send it, through the real parser and pipeline:
+    a reply carries In-Reply-To/References and quotes the message it answers."""
+    customer = data.CUSTOMERS[story.customer]
+    inbox = cast.inboxes["email"]
+    mail = EmailMessage()
+    mail["From"] = formataddr((customer.name, customer.email))
+    mail["To"] = inbox.config["address"]
+    mail["Date"] = formatdate(clock.now().timestamp(), localtime=True)
+    mail["Message-ID"] = make_msgid(domain=customer.email.rpartition("@")[2] or "example.org")
+    body = text
+    if conversation is None:
+        mail["Subject"] = story.subject
+    else:
+        mail["Subject"] = f"Re: {conversation.subject} [#{conversation.number}]"
+        previous = (
+            conversation.messages.filter(is_internal=False).exclude(text="").order_by("-created_at").first()
+        )
+        if previous is not None:
+            if previous.rfc_message_id:
+                mail["In-Reply-To"] = f"<{previous.rfc_message_id}>"
+                mail["References"] = f"<{previous.rfc_message_id}>"
+            when = timezone.localtime(previous.created_at).strftime("%d.%m.%Y %H:%M")
+            quoted = "\n".join(f"> {line}".rstrip() for line in previous.text.splitlines())
+            body = f"{text}\n\nW dniu {when} {cast.shop.name} pisze:\n{quoted}\n"
+    mail.set_content(body)
+    outcome = mail_ingest(inbox=inbox, raw=mail.as_bytes(), source="file")
+    if outcome.conversation_number is None or outcome.outcome not in (pipeline.CREATED, pipeline.APPENDED):
+        raise CommandError(f"The demo e-mail was not stored: {outcome.outcome} {outcome.reason}")
+    return Conversation.objects.get(shop=cast.shop, number=outcome.conversation_number)
 
 
 def _through_pipeline(inbox: Inbox, kind: str, payload: dict[str, Any]) -> Conversation:
