@@ -916,6 +916,8 @@ def _message_payload_bytes(payload: object) -> bytes:
         return b"\n".join(chunks)
     if isinstance(payload, str):
         return payload.encode("ascii", "surrogateescape")
+    if isinstance(payload, bytes):  # a long base64 body put back by _put_back
+        return payload
     return b""
 
 
@@ -1155,14 +1157,102 @@ def _first_reason(text: str) -> str:
 
 
 def _feed(raw: bytes, deadline: float) -> Message:
-    """The stdlib feed parser, fed in chunks so a hostile message cannot outrun the time limit."""
+    """The stdlib feed parser, fed in chunks so a hostile message cannot outrun the time limit.
+
+    Long base64 bodies are set aside first (see _set_aside) and put back into the parsed tree after."""
+    slots: list[bytes] = []
+    if len(raw) >= _SLOT_MIN_MAIL:
+        raw, slots = _set_aside(raw)
     parser = email.feedparser.FeedParser()
     text = raw.decode("ascii", "surrogateescape")
     for start in range(0, len(text), _FEED_CHUNK):
         parser.feed(text[start : start + _FEED_CHUNK])
         if time.monotonic() > deadline:
             raise MailTooComplex("time limit exceeded while parsing MIME")
-    return parser.close()
+    msg = parser.close()
+    if slots:
+        _put_back(msg, slots, False)
+    return msg
+
+
+# The stdlib parser reads a body line by line in Python (~5 us a line): a 1 MB base64 attachment costs
+# ~70 ms, a 25 MB one over a second. Yet such lines mean nothing to it: a line of only base64 letters has
+# no ':' (never a header), does not start with '-' (never a boundary) and no whitespace (never a
+# continuation), so it only ever lands verbatim in some payload, preamble or epilogue. A run of such
+# lines after an empty line is therefore swapped for one short placeholder line before parsing, and the
+# placeholder swapped back for the original bytes after: the tree, the defects and every payload come
+# out exactly as the parser alone would make them, in a fraction of the time.
+_SLOT_MIN_MAIL = 16 * 1024  # smaller mails: nothing to gain
+_SLOT_MIN_RUN = 1024
+_SLOT_PREFIX = b"Zq0PiekunSlot"  # base64 letters only; a mail containing it is parsed without slots
+_SLOT_TOKEN = re.compile(_SLOT_PREFIX.decode() + r"(\d+)x")
+_B64_LETTERS_AND_EOL = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=\r\n"
+_RUN_START = re.compile(rb"\n\r?\n(?=[A-Za-z0-9+/]{60})")
+
+
+def _set_aside(raw: bytes) -> tuple[bytes, list[bytes]]:
+    """raw with long base64 line runs replaced by placeholder lines, and the runs (see above)."""
+    if raw.find(_SLOT_PREFIX) >= 0:
+        return raw, []
+    pieces: list[bytes] = []
+    slots: list[bytes] = []
+    copied = 0
+    pos = 0
+    while True:
+        found = _RUN_START.search(raw, pos)
+        if found is None:
+            break
+        start = found.end()
+        # the run ends at the first line that starts with '-' or is empty, or at the end of the mail
+        stop = raw.find(b"\n-", start)
+        if stop < 0:
+            stop = len(raw)
+        for blank in (b"\n\n", b"\n\r\n"):
+            at = raw.find(blank, start, stop + len(blank))
+            if 0 <= at < stop:
+                stop = at
+        end = stop
+        while end > start and raw[end - 1] in b"\r\n":  # the last line's own line end stays outside
+            end -= 1
+        pos = max(stop, start + 1)
+        if end - start < _SLOT_MIN_RUN:
+            continue
+        run = raw[start:end]
+        # Only base64 letters and line ends, and no lone CR: the parser splits lines at a bare CR too,
+        # and the piece after it could be a boundary or an empty line.
+        if run.translate(None, _B64_LETTERS_AND_EOL) or run.count(b"\r") != run.count(b"\r\n"):
+            continue
+        pieces.append(raw[copied:start])
+        pieces.append(_SLOT_PREFIX + str(len(slots)).encode() + b"x")
+        slots.append(run)
+        copied = end
+    if not slots:
+        return raw, []
+    pieces.append(raw[copied:])
+    return b"".join(pieces), slots
+
+
+def _put_back(node: Message, slots: list[bytes], embedded: bool) -> None:
+    """Swap the placeholders back. A leaf's whole payload becomes bytes (what _raw_payload wants, no
+    copy), except inside an embedded mail, which as_bytes() must still be able to write out as text."""
+
+    def restore(value: str) -> str:
+        return _SLOT_TOKEN.sub(lambda m: slots[int(m.group(1))].decode("ascii"), value)
+
+    prefix = _SLOT_PREFIX.decode()
+    for attr in ("preamble", "epilogue"):
+        value = getattr(node, attr, None)
+        if isinstance(value, str) and prefix in value:
+            setattr(node, attr, restore(value))
+    payload = node._payload
+    if isinstance(payload, list):
+        inner = embedded or node.get_content_maintype() != "multipart"
+        for child in payload:
+            if isinstance(child, Message):
+                _put_back(child, slots, inner)
+    elif isinstance(payload, str) and prefix in payload:
+        whole = _SLOT_TOKEN.fullmatch(payload)
+        node._payload = slots[int(whole.group(1))] if whole and not embedded else restore(payload)
 
 
 _HEADER_LINE = re.compile(rb"[!-9;-~]{1,76}:[ \t]?\S?")

@@ -95,6 +95,25 @@ _WROTE_VERBS = (
     r"skrev|skrifaði|kirjoitti|đã viết|napsal\(a\)|napsal|写道|寫道"
 )
 _WROTE_END = re.compile(r"(?:^|[\s,>\"')\]])(?:" + _WROTE_VERBS + r")\s*[:：]?\s*-*\s*$", re.I)
+
+
+def _reversed_literals(alternatives: str) -> str:
+    """'wrote|napisał\\(a\\)' -> 'etorw|\\)a\\(łasipan': the same words spelt backwards, as a regex."""
+    words = [word.replace("\\(", "(").replace("\\)", ")") for word in alternatives.split("|")]
+    return "|".join(re.escape(word[::-1]) for word in words)
+
+
+# An unanchored search for a pattern that ends in '$' tries every start position with every verb
+# (tens of microseconds a line); the same pattern spelt backwards is one anchored match on the reversed
+# string. _wrote_end(s) is exactly _WROTE_END.search(s) (tests/test_reply.py compares them).
+_WROTE_END_REVERSED = re.compile(
+    r"\s*-*\s*[:：]?\s*(?:" + _reversed_literals(_WROTE_VERBS) + r")(?:\Z|[\s,>\"')\]])", re.I
+)
+
+
+def _wrote_end(text: str) -> bool:
+    return _WROTE_END_REVERSED.match(text[::-1]) is not None
+
 _ON_START = re.compile(
     r"^[ \t>]*[-*_ ]*(?:on|am|le|el|em|il|op|den|på|w dniu|dnia|в|у|at|vào|pe|ma|ti|ke|to|pe|la|su|sø|lø)\b",
     re.I,
@@ -103,6 +122,7 @@ _EMAIL_LIKE = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+|mailto:")
 _DIGIT = re.compile(r"\d")
 # "ср, 30 апр. 2025 г. в 15:19, John Doe <doe@example.com>:" and the like: a date, then an address, then ':'
 _DATE_EMAIL_COLON = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)*[ \t]*>?[ \t]*\]?[ \t]*>?[ \t]*[:：][ \t]*$")
+_DATE_EMAIL_COLON_REVERSED = re.compile(r"\n?[ \t]*[:：][ \t]*>?[ \t]*\]?[ \t]*>?[ \t]*(?:[\w-]+\.)*[\w-]+@[\w.+'-]+")
 _ISO_DATE_START = re.compile(
     r"^[ \t]*\d{4}[-/.]\d{1,2}[-/.]\d{1,2}\b.{0,60}(?:GMT[+-]?\d|<[^<>]*@[^<>]*>|@[\w-]+\.[\w.]+)", re.I
 )
@@ -160,7 +180,7 @@ def _is_attribution(line: str) -> bool:
         return True
     if last in ".!?;,)" and not first.isdigit():
         return False
-    if _WROTE_END.search(stripped[-60:]):
+    if _wrote_end(stripped[-60:]):
         if _ON_START.match(stripped) and (_DIGIT.search(stripped) or "@" in stripped or len(stripped) > 30):
             return True
         if _EMAIL_LIKE.search(stripped) or _DIGIT.search(stripped):
@@ -179,7 +199,7 @@ def _is_attribution(line: str) -> bool:
         last in ":："
         and _DIGIT.search(stripped)
         and len(stripped) < 250
-        and _DATE_EMAIL_COLON.search(stripped[-120:])
+        and _DATE_EMAIL_COLON_REVERSED.match(stripped[-120:][::-1])
     ):
         return True
     return False
@@ -235,7 +255,7 @@ def _classify(lines: list[str]) -> list[str]:
             classes.append("s")
         elif _is_attribution(stripped):
             classes.append("b")
-        elif _HEADER.match(line):
+        elif ":" in line and _HEADER.match(line):  # the colon test is cheap, the match is not
             classes.append("h")
         elif _QUOTE.match(line):
             classes.append("q")
@@ -246,6 +266,14 @@ def _classify(lines: list[str]) -> list[str]:
 
 # A wrapped attribution: the line that ends it closes with a verb, ':' or '>'.
 _MAYBE_HEADER_END = re.compile(r"(?:[:：]|wrote|" + _WROTE_VERBS + r"|>)\s*-*\s*$", re.I)
+# _MAYBE_HEADER_END.search(s) spelt backwards (see _WROTE_END_REVERSED)
+_MAYBE_HEADER_END_REVERSED = re.compile(
+    r"\s*-*\s*(?:[:：]|etorw|" + _reversed_literals(_WROTE_VERBS) + r"|>)", re.I
+)
+
+
+def _maybe_header_end(text: str) -> bool:
+    return _MAYBE_HEADER_END_REVERSED.match(text[::-1]) is not None
 
 
 _ATTRIBUTION_START = re.compile(
@@ -270,7 +298,7 @@ def _join_wrapped_attributions(lines: list[str], classes: list[str]) -> None:
             classes[i] in ("e", "d", "s")
             or not tail
             or tail[-1] in ".!?;,)"
-            or not _MAYBE_HEADER_END.search(tail)
+            or not _maybe_header_end(tail)
         ):
             continue
         if classes[i] == "b" and _COMPLETE_START.match(lines[i]):
@@ -310,7 +338,7 @@ def _split_shared_lines(lines: list[str]) -> list[str]:
         if (
             len(line) < 400
             and ("wrote" in line or "napisał" in line or "написал" in line)
-            and _WROTE_END.search(line)
+            and _wrote_end(line)
         ):
             match = re.search(r"(?:-{2,}\s*)?\bOn\s+(?:\w{3},?\s+)?(?:\w{3}\s+)?\d", line)
             if match and match.start() > 0 and line[: match.start()].strip():

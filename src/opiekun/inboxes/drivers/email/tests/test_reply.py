@@ -196,3 +196,35 @@ def test_crlf_and_speed_on_a_hostile_body() -> None:
     started = time.monotonic()
     split_reply(hostile)
     assert time.monotonic() - started < 1.0
+
+
+def _tail_samples() -> list[str]:
+    """Line endings around every 'wrote' verb, in both cases, plus seeded random junk from the same letters."""
+    import random
+
+    from opiekun.inboxes.drivers.email import reply
+
+    verbs = [v.replace("\\(", "(").replace("\\)", ")") for v in reply._WROTE_VERBS.split("|")]
+    befores = ["", " ", ",", ">", '"', ")", "]", "x", "Jan Nowak ", "<a@b.pl> ", "\n", "\t", "-", "(a)"]
+    afters = ["", ":", " :", "：", ": -", "--", " - ", "::", ":- -", "\n", " x", ":\n", "-:", " >", ">"]
+    samples = [b + v + a for v in verbs for b in befores for a in afters]
+    samples += [s.upper() for s in samples[::7]]
+    letters = "wrote:- >\n\t,)]\"'(a)@.x1ąłпишетnapisał" + "".join(verbs)
+    rng = random.Random(3)
+    samples += ["".join(rng.choice(letters) for _ in range(rng.randint(0, 40))) for _ in range(3000)]
+    samples += [line for path in sorted(FIXTURES.glob("*.eml")) for line in path.read_text("latin-1").splitlines()]
+    return samples
+
+
+def test_reversed_tail_patterns_agree_with_the_plain_ones() -> None:
+    # The splitter matches 'ends with a wrote verb' backwards for speed; it must decide exactly as the
+    # readable forward patterns do.
+    from opiekun.inboxes.drivers.email import reply
+
+    for sample in _tail_samples():
+        assert reply._wrote_end(sample) == bool(reply._WROTE_END.search(sample)), sample
+        assert reply._maybe_header_end(sample) == bool(reply._MAYBE_HEADER_END.search(sample)), sample
+        email_end = sample + " Jan <jan.nowak@sklep-demo.pl>" + sample[-3:]
+        for text in (sample, email_end, email_end + ":", email_end + " > : \t"):
+            forward = bool(reply._DATE_EMAIL_COLON.search(text))
+            assert bool(reply._DATE_EMAIL_COLON_REVERSED.match(text[::-1])) == forward, text
