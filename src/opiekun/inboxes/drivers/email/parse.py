@@ -1244,7 +1244,7 @@ def _put_back(node: Message, slots: list[bytes], embedded: bool) -> None:
         value = getattr(node, attr, None)
         if isinstance(value, str) and prefix in value:
             setattr(node, attr, restore(value))
-    payload = node._payload
+    payload = getattr(node, "_payload", None)
     if isinstance(payload, list):
         inner = embedded or node.get_content_maintype() != "multipart"
         for child in payload:
@@ -1252,7 +1252,7 @@ def _put_back(node: Message, slots: list[bytes], embedded: bool) -> None:
                 _put_back(child, slots, inner)
     elif isinstance(payload, str) and prefix in payload:
         whole = _SLOT_TOKEN.fullmatch(payload)
-        node._payload = slots[int(whole.group(1))] if whole and not embedded else restore(payload)
+        node._payload = slots[int(whole.group(1))] if whole and not embedded else restore(payload)  # type: ignore[attr-defined]
 
 
 _HEADER_LINE = re.compile(rb"[!-9;-~]{1,76}:[ \t]?\S?")

@@ -114,6 +114,7 @@ _WROTE_END_REVERSED = re.compile(
 def _wrote_end(text: str) -> bool:
     return _WROTE_END_REVERSED.match(text[::-1]) is not None
 
+
 _ON_START = re.compile(
     r"^[ \t>]*[-*_ ]*(?:on|am|le|el|em|il|op|den|på|w dniu|dnia|в|у|at|vào|pe|ma|ti|ke|to|pe|la|su|sø|lø)\b",
     re.I,
@@ -122,7 +123,9 @@ _EMAIL_LIKE = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+|mailto:")
 _DIGIT = re.compile(r"\d")
 # "ср, 30 апр. 2025 г. в 15:19, John Doe <doe@example.com>:" and the like: a date, then an address, then ':'
 _DATE_EMAIL_COLON = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)*[ \t]*>?[ \t]*\]?[ \t]*>?[ \t]*[:：][ \t]*$")
-_DATE_EMAIL_COLON_REVERSED = re.compile(r"\n?[ \t]*[:：][ \t]*>?[ \t]*\]?[ \t]*>?[ \t]*(?:[\w-]+\.)*[\w-]+@[\w.+'-]+")
+_DATE_EMAIL_COLON_REVERSED = re.compile(  # the same backwards (see _WROTE_END_REVERSED)
+    r"\n?[ \t]*[:：][ \t]*>?[ \t]*\]?[ \t]*>?[ \t]*(?:[\w-]+\.)*[\w-]+@[\w.+'-]+"
+)
 _ISO_DATE_START = re.compile(
     r"^[ \t]*\d{4}[-/.]\d{1,2}[-/.]\d{1,2}\b.{0,60}(?:GMT[+-]?\d|<[^<>]*@[^<>]*>|@[\w-]+\.[\w.]+)", re.I
 )
@@ -294,12 +297,7 @@ def _join_wrapped_attributions(lines: list[str], classes: list[str]) -> None:
     """Gmail and others wrap "On ... <\\naddr> wrote:" over 2-5 lines; mark all of them 'b'."""
     for i in range(len(lines)):
         tail = lines[i].rstrip()[-40:]
-        if (
-            classes[i] in ("e", "d", "s")
-            or not tail
-            or tail[-1] in ".!?;,)"
-            or not _maybe_header_end(tail)
-        ):
+        if classes[i] in ("e", "d", "s") or not tail or tail[-1] in ".!?;,)" or not _maybe_header_end(tail):
             continue
         if classes[i] == "b" and _COMPLETE_START.match(lines[i]):
             continue  # a whole attribution on one line: the text above it is not part of it

@@ -199,7 +199,7 @@ def test_crlf_and_speed_on_a_hostile_body() -> None:
 
 
 def _tail_samples() -> list[str]:
-    """Line endings around every 'wrote' verb, in both cases, plus seeded random junk from the same letters."""
+    """Line ends around every 'wrote' verb, in both cases, plus seeded random junk of the same letters."""
     import random
 
     from opiekun.inboxes.drivers.email import reply
@@ -212,7 +212,8 @@ def _tail_samples() -> list[str]:
     letters = "wrote:- >\n\t,)]\"'(a)@.x1ąłпишетnapisał" + "".join(verbs)
     rng = random.Random(3)
     samples += ["".join(rng.choice(letters) for _ in range(rng.randint(0, 40))) for _ in range(3000)]
-    samples += [line for path in sorted(FIXTURES.glob("*.eml")) for line in path.read_text("latin-1").splitlines()]
+    for path in sorted(FIXTURES.glob("*.eml")):
+        samples += path.read_text("latin-1").splitlines()
     return samples
 
 
