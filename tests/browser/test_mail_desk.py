@@ -18,8 +18,8 @@ from .test_public import text_of
 pytestmark = pytest.mark.browser
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mail"
-INBOX = "Sklep Demo — poczta"
-ADDRESS = "pomoc@sklep-demo.localhost"
+INBOX = "Zamówienia"
+ADDRESS = "zamowienia@sklep-demo.localhost"
 
 
 def big_invoice_mail(path: Path) -> Path:
