@@ -140,6 +140,9 @@ def deliver(message_id: int) -> DeliveryResult | None:
     if not result.ok and result.transient and final:
         error = f"Gave up after {MAX_ATTEMPTS} attempts: {result.error}"
     delivery_mark(message=message, ok=result.ok, provider_id=result.provider_id, error=error, final=final)
+    if final and not result.ok:
+        # Terminal now (also a transient error after the last attempt): the task schedules no retry.
+        return DeliveryResult.failed(error)
     return result if final else DeliveryResult.retry(error)
 
 
