@@ -74,6 +74,7 @@ class Server:
     sink: _Sink
     process: subprocess.Popen
     log_path: Path
+    intake_port: int = 0  # the server's SMTP intake (mail for the demo mailbox pomoc@sklep-demo.localhost)
     mails: list[EmailMessage] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -131,6 +132,7 @@ def server() -> Iterator[Server]:
     controller.start()
     data_dir = Path(tempfile.mkdtemp(prefix="opiekun-browser-"))
     port = free_port()
+    intake_port = free_port()
     env = {
         **{
             k: v for k, v in os.environ.items() if not k.startswith(("OPIEKUN_", "DATABASE_URL", "REDIS_URL"))
@@ -144,6 +146,7 @@ def server() -> Iterator[Server]:
         "OPIEKUN_SMTP_PORT": str(smtp_port),
         "OPIEKUN_EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
         "OPIEKUN_DEFAULT_FROM": "support@sklep-demo.localhost",
+        "OPIEKUN_SMTP_INTAKE_PORT": str(intake_port),
     }
     for args in (["migrate", "--noinput", "-v", "0"], ["demo", "--password", DEMO_PASSWORD]):
         done = subprocess.run([OPIEKUN, *args], env=env, capture_output=True, text=True, timeout=300)
@@ -158,7 +161,15 @@ def server() -> Iterator[Server]:
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_http(url + "/healthz", process, log_path)
-        yield Server(url=url, data_dir=data_dir, env=env, sink=sink, process=process, log_path=log_path)
+        yield Server(
+            url=url,
+            data_dir=data_dir,
+            env=env,
+            sink=sink,
+            process=process,
+            log_path=log_path,
+            intake_port=intake_port,
+        )
     finally:
         process.terminate()
         try:

@@ -239,7 +239,20 @@ class _Composed(DjangoEmailMessage):
         self._mail = mail
 
     def message(self, *, policy: Any = None) -> Any:
-        return self._mail
+        return _AsDjangoMessage(self._mail)
+
+
+class _AsDjangoMessage:
+    """Django's backends call `as_bytes(linesep=…)` (their own message class), the stdlib takes a policy."""
+
+    def __init__(self, mail: EmailMessage) -> None:
+        self._mail = mail
+
+    def as_bytes(self, linesep: str = "\n") -> bytes:
+        return self._mail.as_bytes(policy=self._mail.policy.clone(linesep=linesep))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._mail, name)
 
 
 def _send_through_django(mail: EmailMessage, *, envelope_from: str, recipients: list[str]) -> DeliveryResult:
