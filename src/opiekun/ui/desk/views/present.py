@@ -238,6 +238,11 @@ def event_text(event: Event) -> str:
             if d.get("backup"):
                 text += " · " + _("backup: %(name)s") % {"name": d["backup"]}
             return text
+        case "identity_flagged":
+            return _("Mail to %(address)s bounced: %(reason)s") % {
+                "address": d.get("value", ""),
+                "reason": d.get("reason", ""),
+            }
         case "contact_merged":
             return _("Contact %(name)s merged into this one") % {
                 "name": d.get("from_name") or f"#{d.get('from_contact')}"
@@ -257,6 +262,7 @@ EVENT_ICONS = {
     "delivery_failed": "i-alert",
     "caretaker_set": "i-heart",
     "contact_merged": "i-merge",
+    "identity_flagged": "i-alert",
 }
 
 
