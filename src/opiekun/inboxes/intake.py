@@ -12,6 +12,8 @@ from typing import Any
 
 from django.db import close_old_connections
 
+from opiekun.agents.models import Agent
+
 from .drivers.email.smtp_intake import IntakeHandler, start_intake
 from .mailstore import mail_process, mail_receive
 from .models import Inbox, RawMail
@@ -22,23 +24,28 @@ MAX_SIZE = 50 * 1024 * 1024
 
 
 def inbox_for_recipient(address: str) -> int | None:
-    """The active e-mail inbox whose address or alias is `address` (plus-tags ignored), else None."""
+    """The active e-mail inbox whose address or alias is `address` (plus-tags ignored), else the first
+    e-mail inbox of the shop one of whose agents has that address (mail to an agent lands in their queue)."""
     address = (address or "").strip().strip("<>").lower()
     local, at, domain = address.partition("@")
     if not at:
         return None
     bare = f"{local.split('+', 1)[0]}@{domain}"
     try:
-        for inbox_id, config in Inbox.objects.filter(kind="email", is_active=True).values_list(
-            "id", "config"
-        ):
+        inboxes = list(
+            Inbox.objects.filter(kind="email", is_active=True)
+            .order_by("id")
+            .values_list("id", "shop_id", "config")
+        )
+        for inbox_id, _shop_id, config in inboxes:
             config = config or {}
             if bare in {
                 str(config.get("address", "")).lower(),
                 *(a.lower() for a in config.get("aliases", [])),
             }:
                 return int(inbox_id)
-        return None
+        shops = set(Agent.objects.filter(sender_email__iexact=bare).values_list("shop_id", flat=True))
+        return next((int(inbox_id) for inbox_id, shop_id, _config in inboxes if shop_id in shops), None)
     finally:
         close_old_connections()
 
