@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connections
 
 from opiekun.conversations.models import Conversation, Message
 from opiekun.conversations.services import message_send
 from opiekun.inboxes import fetching, mailthreads, pipeline
+from opiekun.inboxes import intake as intake_module
 from opiekun.inboxes.drivers.email import imap
 from opiekun.inboxes.intake import start_intake_server
 from opiekun.inboxes.models import Inbox, RawMail
@@ -167,7 +169,10 @@ def test_connection_cut_mid_fetch_loses_nothing_and_doubles_nothing(
 
 
 @pytest.fixture
-def intake() -> Iterator[tuple[str, int]]:
+def intake(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, int]]:
+    # The intake's thread keeps its database connection for CONN_MAX_AGE; here it closes it after each
+    # use, so PostgreSQL can drop the test database at the end of the session.
+    monkeypatch.setattr(intake_module, "close_old_connections", connections.close_all)
     port = free_port()
     controller = start_intake_server(host="127.0.0.1", port=port)
     try:
