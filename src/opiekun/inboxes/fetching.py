@@ -23,7 +23,7 @@ from opiekun.core import clock
 
 from .drivers.email.driver import EmailConfig
 from .drivers.email.imap import FetchedMail, FetchReport, ImapSettings, fetch_new, test_connection, watch
-from .mailstore import imap_cursor, mail_process, mail_receive
+from .mailstore import imap_cursor, mail_process_pending, mail_receive
 from .models import Inbox, RawMail
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,9 @@ def _callbacks(inbox_id: int) -> tuple[Any, Any]:
         return imap_cursor(inbox_id=inbox_id, mailbox=mailbox, uidvalidity=uidvalidity)
 
     def store(mail: FetchedMail) -> None:
-        raw_id = mail_receive(
+        # Durable when this returns: the server may now mark the mail seen. Processing follows per
+        # fetch run, in batches (process_fetched).
+        mail_receive(
             inbox_id=inbox_id,
             raw=mail.raw,
             source=RawMail.Source.IMAP,
@@ -52,14 +54,17 @@ def _callbacks(inbox_id: int) -> tuple[Any, Any]:
             uidvalidity=mail.uidvalidity,
             uid=mail.uid,
         )
-        # Stored: the server may now mark it seen. Processing problems quarantine the mail inside
-        # mail_process; anything else leaves it pending for the next sweep, never failing the fetch.
-        try:
-            mail_process(raw_id)
-        except Exception:
-            log.exception("raw mail %s stored but not processed; the pending sweep will retry", raw_id)
 
     return cursor, store
+
+
+def process_fetched(inbox_id: int) -> None:
+    """Run what a fetch stored through the pipeline. Problems with one mail quarantine it; anything
+    else leaves the mail pending for the next run or sweep — the fetch itself never fails for it."""
+    try:
+        mail_process_pending(inbox_id=inbox_id)
+    except Exception:
+        log.exception("stored mail of inbox %s not processed yet; the next run or sweep retries", inbox_id)
 
 
 def _record(inbox_id: int, report: FetchReport) -> None:
@@ -80,6 +85,7 @@ def fetch_inbox(inbox: Inbox) -> FetchReport:
     cursor, store = _callbacks(inbox.pk)
     report = fetch_new(imap, cursor=cursor, store=store)
     _record(inbox.pk, report)
+    process_fetched(inbox.pk)
     return report
 
 
@@ -168,6 +174,7 @@ class MailService:
         def on_report(report: FetchReport) -> None:
             try:
                 _record(inbox_id, report)
+                process_fetched(inbox_id)  # also what an earlier run stored but did not get to
             finally:
                 close_old_connections()
 

@@ -463,8 +463,16 @@ def mail_retry(*, shop_id: int, raw_id: int) -> MailOutcome:
     return mail_process(raw_id)
 
 
-def mail_process_pending(*, limit: int = 500) -> list[MailOutcome]:
-    """Process mail stored but never processed (the process stopped between storing and processing)."""
+def mail_process_pending(
+    *, inbox_id: int | None = None, limit: int = 5000, batch: int = 50
+) -> list[MailOutcome]:
+    """Process mail stored but not processed yet, oldest first, in batches: what an IMAP fetch just
+    stored, or what was left when the process stopped between storing and processing."""
     pending = RawMail.objects.filter(state=RawMail.State.RECEIVED).order_by("id")
+    if inbox_id is not None:
+        pending = pending.filter(inbox_id=inbox_id)
     ids = list(pending.values_list("id", flat=True)[:limit])
-    return [mail_process(raw_id) for raw_id in ids]
+    outcomes: list[MailOutcome] = []
+    for start in range(0, len(ids), batch):
+        outcomes += mail_process_batch(ids[start : start + batch])
+    return outcomes
