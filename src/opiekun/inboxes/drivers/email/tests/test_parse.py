@@ -357,3 +357,153 @@ def test_fingerprint_tells_apart_mails_sharing_a_message_id() -> None:
     assert fingerprint(other) != fingerprint(raw)
     assert parse_mail(other).message_id == parse_mail(raw).message_id
     assert fingerprint(raw.replace(b"To: Sklep Demo", b"To: Inny Sklep")) != fingerprint(raw)
+
+
+# --- fast paths: each must give exactly what the stdlib path gives --------------------------------------
+
+
+def _address_samples() -> list[str]:
+    rng = random.Random(5)
+    words = [
+        "Jan",
+        "Łukasz",
+        "O'Neil",
+        "Иван",
+        "=?utf-8?q?Zaz=C3=B3=C5=82=C4=87?=",
+        "J.",
+        "x@y",
+        "Nowak,",
+        "(c)",
+    ]
+    addrs = ["a@b.pl", "Jan.Nowak+x@sklep-demo.pl", ".a.@b.c", "a@b", "a@@b.c", "a b@c.de", "A@B.COM"]
+    out: list[str] = []
+    for _ in range(4000):
+        pieces = []
+        for _ in range(rng.randint(1, 3)):
+            addr = rng.choice(addrs)
+            name = " ".join(rng.choice(words) for _ in range(rng.randint(0, 3)))
+            space = rng.choice(["", " ", "  ", "\t"])
+            form = rng.randint(0, 4)
+            if form == 0:
+                pieces.append(f"{space}{addr}{space}")
+            elif form == 1:
+                pieces.append(f"{name}{space}<{addr}>")
+            elif form == 2:
+                pieces.append(f'"{name}"{space}<{addr}>{space}')
+            elif form == 3:
+                pieces.append(f"{space}<{addr}>")
+            else:
+                pieces.append(rng.choice(['"a\\"b" <a@b.pl>', "x <a@b.pl> (c)", "", "<>", 'a"b <a@b.pl>']))
+        out.append(rng.choice([",", ", ", " ,"]).join(pieces))
+    return out
+
+
+def test_common_address_forms_are_read_exactly_as_getaddresses_reads_them() -> None:
+    from opiekun.inboxes.drivers.email import parse
+
+    fast = 0
+    for text in _address_samples():
+        simple = parse._simple_address_pairs(text)
+        if simple is not None:
+            fast += 1
+            assert simple == parse._address_pairs_stdlib(text), text
+    assert fast > 300  # the fast path is really taken
+
+
+def _stdlib_tree(raw: bytes) -> list[tuple]:
+    import email.feedparser
+
+    parser = email.feedparser.FeedParser()
+    parser.feed(raw.decode("ascii", "surrogateescape"))
+    return _tree(parser.close())
+
+
+def _tree(msg) -> list[tuple]:  # type: ignore[no-untyped-def]
+    rows = []
+    for part in msg.walk():
+        payload = part._payload
+        if isinstance(payload, bytes):
+            payload = payload.decode("ascii", "surrogateescape")
+        rows.append(
+            (
+                part.raw_items() and list(part.raw_items()),
+                payload if isinstance(payload, str) else len(payload),
+                [type(d).__name__ for d in part.defects],
+                part.preamble,
+                part.epilogue,
+                part.get_unixfrom(),
+            )
+        )
+    return rows
+
+
+def _structure_samples() -> list[bytes]:
+    import base64
+
+    rng = random.Random(11)
+    blob = base64.encodebytes(rng.randbytes(6000))
+    samples = [p.read_bytes() for p in sorted(FIXTURES.glob("*.eml"))]
+    for nl in (b"\r\n", b"\n"):
+        body = blob.replace(b"\n", nl)
+        cut = body.index(nl, 3000) + len(nl)  # a line start
+        variants = [
+            body,
+            body[:3000] + b"\r" + body[3000:],  # a bare CR inside a line
+            body[:cut] + b"\r" + body[cut:],  # ... making an empty line of its own
+            body[:cut] + b"\r\r" + body[cut:],
+            body[:3000] + nl + body[3000:],  # an empty line inside
+            body[:3000] + b"\r--b" + nl + body[3000:],  # a boundary after a bare CR
+            body.rstrip(),  # the run ends the mail without a line end
+            body + nl + nl,
+        ]
+        for variant in variants:
+            head = b"From: a@b.pl" + nl + b"Subject: x" + nl
+            samples.append(head + b"Content-Transfer-Encoding: base64" + nl + nl + variant)
+            samples.append(
+                head + b'Content-Type: multipart/mixed; boundary="b"' + nl + nl + b"--b" + nl
+                + b"Content-Type: application/pdf" + nl + b"Content-Transfer-Encoding: base64" + nl + nl
+                + variant + nl + b"--b" + nl + b"Content-Type: message/rfc822" + nl + nl
+                + b"Subject: inner" + nl + b"Content-Transfer-Encoding: base64" + nl + nl + variant + nl
+                + b"--b" + nl + b"Content-Type: message/delivery-status" + nl + nl + variant + nl
+                + b"--b--" + nl + variant
+            )  # fmt: skip
+    for _ in range(200):  # the plain single-part shape, damaged at random
+        raw = bytearray(b"From: Jan <jan@b.pl>\r\nSubject: a\r\n b\r\nX-A: 1\r\n\r\nbody\r\nmore\r\n")
+        for _ in range(rng.randint(1, 4)):
+            raw.insert(rng.randrange(len(raw)), rng.choice(b" \t\r\n:-Fx\x0c"))
+        samples.append(bytes(raw))
+    return samples
+
+
+def test_fast_paths_build_the_tree_the_stdlib_parser_builds() -> None:
+    from opiekun.inboxes.drivers.email import parse
+
+    set_aside = single = 0
+    for raw in _structure_samples():
+        if len(raw) >= parse._SLOT_MIN_MAIL:
+            set_aside += bool(parse._set_aside(raw)[1])
+        single += parse._parse_single_part(raw.decode("ascii", "surrogateescape")) is not None
+        assert _tree(parse._feed(raw, time.monotonic() + 60)) == _stdlib_tree(raw), raw[:300]
+    assert set_aside > 5 and single > 20  # both fast paths are really taken
+
+
+def test_a_long_base64_part_is_not_parsed_line_by_line() -> None:
+    import base64
+
+    payload = random.Random(2).randbytes(3 * 1024 * 1024)
+    raw = (
+        b'From: a@b.pl\r\nSubject: scan\r\nContent-Type: multipart/mixed; boundary="x"\r\n\r\n'
+        b"--x\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n--x\r\n"
+        b'Content-Type: application/pdf; name="scan.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+        + base64.encodebytes(payload).replace(b"\n", b"\r\n")
+        + b"--x--\r\n"
+    )
+    best = min(_cpu(lambda: parse_mail(raw)) for _ in range(3))
+    assert parse_mail(raw).attachments[0].content == payload
+    assert best < 0.1, f"{best * 1000:.0f} ms CPU for a 3 MB attachment"  # line by line: ~250 ms
+
+
+def _cpu(work) -> float:  # type: ignore[no-untyped-def]
+    started = time.process_time()
+    work()
+    return time.process_time() - started
