@@ -9,8 +9,11 @@ prepared by its model field exactly as `save()` would.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
 
 from django.db import connection, models
+
+M = TypeVar("M", bound=models.Model)
 
 
 def bulk_set(objects: Iterable[models.Model], fields: Sequence[str]) -> int:
@@ -19,7 +22,7 @@ def bulk_set(objects: Iterable[models.Model], fields: Sequence[str]) -> int:
     if not objects:
         return 0
     meta = type(objects[0])._meta
-    columns = [meta.get_field(name) for name in fields]
+    columns: list[Any] = [meta.get_field(name) for name in fields]
     assignments = ", ".join(f"{connection.ops.quote_name(f.column)} = %s" for f in columns)
     sql = (
         f"UPDATE {connection.ops.quote_name(meta.db_table)} SET {assignments} "
@@ -34,7 +37,7 @@ def bulk_set(objects: Iterable[models.Model], fields: Sequence[str]) -> int:
     return len(params)
 
 
-def bulk_insert(objects: Iterable[models.Model]) -> list[models.Model]:
+def bulk_insert(objects: Iterable[M]) -> list[M]:
     """Insert new rows of one model in as few statements as the database allows, setting their ids.
 
     What `QuerySet.bulk_create` does for plain rows (SQLite 3.35+ and PostgreSQL return the new ids
@@ -51,7 +54,7 @@ def bulk_insert(objects: Iterable[models.Model]) -> list[models.Model]:
     fields = [f for f in meta.concrete_fields if not f.primary_key]
     stamped = [f for f in fields if getattr(f, "auto_now_add", False) or getattr(f, "auto_now", False)]
     for obj in objects:
-        obj._prepare_related_fields_for_save(operation_name="bulk_insert")
+        obj._prepare_related_fields_for_save(operation_name="bulk_insert")  # type: ignore[attr-defined]
         for f in stamped:
             f.pre_save(obj, add=True)
     quote = connection.ops.quote_name

@@ -440,10 +440,10 @@ def route(batch: Batch) -> None:
     now = clock.now()
     for ctx in new:
         assert ctx.contact is not None
-        agent = next((agents[r.lower()] for r in ctx.message.recipients if r.lower() in agents), None)
+        addressed = next((agents[r.lower()] for r in ctx.message.recipients if r.lower() in agents), None)
         # An agent on leave does not hold the mail written to them: it follows the routing rules.
-        if agent is not None and agent_can_take(agent, now):
-            ctx.route = Route(assignee=agent, team=ctx.inbox.team, reason="agent_address")
+        if addressed is not None and agent_can_take(addressed, now):
+            ctx.route = Route(assignee=addressed, team=ctx.inbox.team, reason="agent_address")
         else:
             ctx.route = route_new_conversation(contact=ctx.contact, team=ctx.inbox.team)
 
@@ -489,12 +489,10 @@ def store(batch: Batch) -> None:
             if ctx.joins is not None:
                 ctx.conversation = ctx.joins.conversation
             msg = ctx.message
-            conversation = ctx.conversation
-            assert conversation is not None
-            if id(ctx) not in fresh and msg.order_ref and not conversation.order_ref:
-                conversations.conversation_link_order(
-                    conversation=conversation, order_ref=msg.order_ref, actor=None
-                )
+            case = ctx.conversation
+            assert case is not None
+            if id(ctx) not in fresh and msg.order_ref and not case.order_ref:
+                conversations.conversation_link_order(conversation=case, order_ref=msg.order_ref, actor=None)
         made = {c.pk for c in created}
         records = [
             _record(ctx, new=ctx.conversation is not None and ctx.conversation.pk in made) for ctx in live
