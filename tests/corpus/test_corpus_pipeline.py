@@ -483,3 +483,15 @@ def test_chatwoot_fixtures_reusing_one_message_id_are_all_kept(corpus_dir: Path,
     again = [ingest(inbox, p.read_bytes()).outcome for p in sharing if p.name in stored]
     assert set(again) == {pipeline.DUPLICATE}
     assert Message.objects.filter(shop=shop, rfc_message_id=SHARED_ID).count() == len(stored)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="parse.py keeps only the first id of In-Reply-To (RFC 5322 allows several): a reply naming our "
+    "message second does not thread",
+)
+def test_reply_naming_our_message_second_in_in_reply_to_threads(corpus_dir: Path) -> None:
+    inbox = make_inbox(factories.ShopFactory())
+    ours = our_outbound(inbox, "conversation/6bdc3f4d-0bec-4515-a284-5d916fdde489/messages/123@test.com")
+    got = ingest(inbox, (corpus_dir / CHATWOOT / "reply_mail_without_uuid.eml").read_bytes())
+    assert (got.outcome, got.conversation_number) == (pipeline.APPENDED, ours.conversation.number)
