@@ -441,17 +441,24 @@ def _structure_samples() -> list[bytes]:
     import base64
 
     rng = random.Random(11)
-    blob = base64.encodebytes(rng.randbytes(6000))
+    starts = [b"", b"-", b"--b", b"From x", b"X-A: 1", b"=20", b" ", b"\t", b":", b"\xc5\x82", b"\x0c", b"\r"]
+    text = b"\n".join(
+        rng.choice(starts) + bytes(rng.choice(b"abc =-:>\xc5\x82") for _ in range(rng.randint(0, 70)))
+        for _ in range(150)
+    )  # lines that start with anything the parser might care about
     samples = [p.read_bytes() for p in sorted(FIXTURES.glob("*.eml"))]
-    for nl in (b"\r\n", b"\n"):
+    for nl, blob in [
+        (nl, blob) for nl in (b"\r\n", b"\n") for blob in (base64.encodebytes(rng.randbytes(6000)), text)
+    ]:
         body = blob.replace(b"\n", nl)
         cut = body.index(nl, 3000) + len(nl)  # a line start
         variants = [
             body,
             body[:3000] + b"\r" + body[3000:],  # a bare CR inside a line
+            body[:3000] + b"\r\r" + body[3000:],  # ... two: an empty line between them
             body[:cut] + b"\r" + body[cut:],  # ... making an empty line of its own
             body[:cut] + b"\r\r" + body[cut:],
-            body[:3000] + nl + body[3000:],  # an empty line inside
+            body[:cut] + nl + body[cut:],  # an empty line inside
             body[:3000] + b"\r--b" + nl + body[3000:],  # a boundary after a bare CR
             body.rstrip(),  # the run ends the mail without a line end
             body + nl + nl,
@@ -466,6 +473,12 @@ def _structure_samples() -> list[bytes]:
                 + b"Subject: inner" + nl + b"Content-Transfer-Encoding: base64" + nl + nl + variant + nl
                 + b"--b" + nl + b"Content-Type: message/delivery-status" + nl + nl + variant + nl
                 + b"--b--" + nl + variant
+            )  # fmt: skip
+        fields = b"".join(b"X-Field-%d: %s%s" % (i, b"v" * 60, nl) for i in range(80))  # > _SLOT_MIN_RUN
+        for kind in (b"message/rfc822", b"message/delivery-status"):
+            samples.append(
+                b"From: a@b.pl" + nl + b'Content-Type: multipart/mixed; boundary="b"' + nl + nl + b"--b" + nl
+                + b"Content-Type: " + kind + nl + nl + fields + nl + body + nl + fields + b"--b--" + nl
             )  # fmt: skip
     for _ in range(200):  # the plain single-part shape, damaged at random
         raw = bytearray(b"From: Jan <jan@b.pl>\r\nSubject: a\r\n b\r\nX-A: 1\r\n\r\nbody\r\nmore\r\n")
