@@ -8,7 +8,8 @@ sending server retries) — mail is never accepted and then dropped.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.db import close_old_connections
 
@@ -21,6 +22,7 @@ from .models import Inbox, RawMail
 log = logging.getLogger(__name__)
 
 MAX_SIZE = 50 * 1024 * 1024
+T = TypeVar("T")
 
 
 def inbox_for_recipient(address: str) -> int | None:
@@ -31,40 +33,49 @@ def inbox_for_recipient(address: str) -> int | None:
     if not at:
         return None
     bare = f"{local.split('+', 1)[0]}@{domain}"
-    try:
-        inboxes = list(
-            Inbox.objects.filter(kind="email", is_active=True)
-            .order_by("id")
-            .values_list("id", "shop_id", "config")
-        )
-        for inbox_id, _shop_id, config in inboxes:
-            config = config or {}
-            if bare in {
-                str(config.get("address", "")).lower(),
-                *(a.lower() for a in config.get("aliases", [])),
-            }:
-                return int(inbox_id)
-        shops = set(Agent.objects.filter(sender_email__iexact=bare).values_list("shop_id", flat=True))
-        return next((int(inbox_id) for inbox_id, shop_id, _config in inboxes if shop_id in shops), None)
-    finally:
-        close_old_connections()
+    inboxes = list(
+        Inbox.objects.filter(kind="email", is_active=True)
+        .order_by("id")
+        .values_list("id", "shop_id", "config")
+    )
+    for inbox_id, _shop_id, config in inboxes:
+        config = config or {}
+        if bare in {str(config.get("address", "")).lower(), *(a.lower() for a in config.get("aliases", []))}:
+            return int(inbox_id)
+    shops = set(Agent.objects.filter(sender_email__iexact=bare).values_list("shop_id", flat=True))
+    return next((int(inbox_id) for inbox_id, shop_id, _config in inboxes if shop_id in shops), None)
 
 
 def store_received(inbox_id: int, raw: bytes, envelope: Any = None) -> None:
     """Durably store one mail for `inbox_id`, then process it (failures quarantine, never lose it)."""
+    raw_id = mail_receive(inbox_id=inbox_id, raw=raw, source=RawMail.Source.SMTP)
     try:
-        raw_id = mail_receive(inbox_id=inbox_id, raw=raw, source=RawMail.Source.SMTP)
-        try:
-            mail_process(raw_id)
-        except Exception:
-            log.exception("raw mail %s stored but not processed; the pending sweep will retry", raw_id)
-    finally:
+        mail_process(raw_id)
+    except Exception:
+        log.exception("raw mail %s stored but not processed; the pending sweep will retry", raw_id)
+
+
+def _in_worker_thread(fn: Callable[..., T]) -> Callable[..., T]:
+    """The intake calls back from its own threads: each call tidies up its database connection, as a
+    request would (a dropped or over-age connection is replaced on the next call)."""
+
+    def call(*args: Any) -> T:
         close_old_connections()
+        try:
+            return fn(*args)
+        finally:
+            close_old_connections()
+
+    return call
 
 
 def start_intake_server(*, host: str, port: int) -> Any:
     """Listen for mail on host:port; returns the controller (`.stop()`)."""
-    handler = IntakeHandler(resolve=inbox_for_recipient, store=store_received, max_size=MAX_SIZE)
+    handler = IntakeHandler(
+        resolve=_in_worker_thread(inbox_for_recipient),
+        store=_in_worker_thread(store_received),
+        max_size=MAX_SIZE,
+    )
     controller = start_intake(host, port, handler)
     log.info("SMTP intake listening on %s:%s", host, port)
     return controller

@@ -12,6 +12,7 @@ reason — viewable and retryable, never silently dropped.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import time
@@ -25,6 +26,7 @@ from django.db.models import Max
 
 from opiekun.conversations.attachments import blob_path, blob_store, blobs_store
 from opiekun.conversations.models import Message
+from opiekun.conversations.services import MAX_TEXT
 from opiekun.core import clock
 from opiekun.core.bulk import bulk_insert, bulk_set
 from opiekun.core.durability import durable_atomic
@@ -206,9 +208,22 @@ def _parse(item: _Pending, raw: bytes | None, done: Parsed | None) -> None:
                 item.outcome = _quarantined(item, f"The stored mail cannot be read: {exc.__class__.__name__}")
                 return
         done = parse_one(raw)
-    item.message, item.parse_seconds = done.message, done.seconds
+    item.message, item.parse_seconds = _within_limits(done.message), done.seconds
     if done.message is None:
         item.outcome = _quarantined(item, done.error)
+
+
+def _within_limits(message: InboundMessage | None) -> InboundMessage | None:
+    """A mail longer than a message may be is stored cut, saying so — the whole original stays in the
+    raw mail, downloadable — rather than kept out of the desk."""
+    if message is None or len(message.text) <= MAX_TEXT:
+        return message
+    note = "\n\n[…] The rest of this e-mail is in the original message (download it from the mailbox)."
+    return dataclasses.replace(
+        message,
+        text=message.text[: MAX_TEXT - len(note)] + note,
+        meta={**message.meta, "truncated_from": len(message.text)},
+    )
 
 
 def _limits(inbox: Inbox) -> tuple[int, bool]:

@@ -267,3 +267,37 @@ def test_mail_from_our_own_address_never_opens_a_case(email_inbox):
         message=mail(email="support@sklep.test", text="Agent's copy", in_reply_to="opiekun.copy@sklep.test"),
     )
     assert (copy.outcome, copy.conversation.pk) == (pipeline.APPENDED, case.pk)
+
+
+@pytest.mark.django_db
+def test_a_mail_longer_than_a_message_is_stored_cut_and_says_so(email_inbox):
+    from opiekun.conversations.services import MAX_TEXT
+    from opiekun.inboxes.mailstore import mail_ingest
+
+    body = ("Bardzo długi opis reklamacji. " * 5000).encode()
+    raw = (
+        b"From: Jan <jan@example.org>\r\nTo: support@sklep.test\r\nSubject: Long\r\n"
+        b"Message-ID: <long.1@example.org>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + body
+    )
+    outcome = mail_ingest(inbox=email_inbox, raw=raw, source="file")
+    assert outcome.outcome == pipeline.CREATED
+    stored = Message.objects.get(rfc_message_id="long.1@example.org")
+    assert len(stored.text) <= MAX_TEXT and "original message" in stored.text
+    assert stored.meta["truncated_from"] > MAX_TEXT
+
+
+@pytest.mark.django_db
+def test_empty_attachment_parts_are_noted_not_fatal(email_inbox):
+    from opiekun.inboxes.mailstore import mail_ingest
+
+    raw = (
+        b"From: Jan <jan@example.org>\r\nTo: support@sklep.test\r\nSubject: Scan\r\n"
+        b"Message-ID: <empty.1@example.org>\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nScan attached.\r\n"
+        b"--B\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=scan.pdf\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\n\r\n--B--\r\n"
+    )
+    outcome = mail_ingest(inbox=email_inbox, raw=raw, source="file")
+    assert outcome.outcome == pipeline.CREATED
+    stored = Message.objects.get(rfc_message_id="empty.1@example.org")
+    assert stored.meta["empty_attachments"] == ["scan.pdf"] and not stored.attachments.exists()

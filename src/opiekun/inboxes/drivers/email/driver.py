@@ -196,6 +196,9 @@ def inbound_from(parsed: ParsedMail, *, fingerprint: str) -> InboundMessage:
         meta["auto_reason"] = parsed.auto_reason
     if parsed.defects:
         meta["defects"] = list(parsed.defects)[:10]
+    empty = [a.filename for a in parsed.attachments if not a.content]
+    if empty:  # parts announced but with nothing in them: say so on the message instead of failing it
+        meta["empty_attachments"] = empty[:20]
     return InboundMessage(
         sender=SenderHints(name=sender.name, email=sender.email),
         text=reply,

@@ -173,7 +173,7 @@ class Command(BaseCommand):
             inboxes = inboxes.filter(name=name)
         found = [i for i in inboxes if not pulled or (i.config or {}).get("imap_host")]
         if not found:
-            what = f"an active e-mail inbox named {name!r}" if name else "an active e-mail inbox"
+            what = f"active e-mail inbox named {name!r}" if name else "active e-mail inbox"
             hint = " with an IMAP server" if pulled else ""
             raise CommandError(
                 f"The shop {shop.slug!r} has no {what}{hint}. Create one with `opiekun mail add-inbox`."
