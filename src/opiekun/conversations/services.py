@@ -17,7 +17,7 @@ from django.db.models import F
 from opiekun.agents.models import Agent, Team
 from opiekun.agents.services import audit_record
 from opiekun.core import clock
-from opiekun.core.bulk import bulk_insert, bulk_set
+from opiekun.core.bulk import bulk_insert
 from opiekun.core.errors import ValidationFailed
 from opiekun.core.events import publish
 from opiekun.shops.models import Shop
@@ -71,6 +71,11 @@ class NewConversation:
     language: str = ""
     at: dt.datetime | None = None
     follow_up_of: Conversation | None = None
+    # The case opens with a message arriving at `first_message_at` (recorded right after with
+    # `opens_conversation=True`): created already counting it, and waiting for an answer when
+    # `awaits_reply` — one insert instead of an insert and an update of every index.
+    first_message_at: dt.datetime | None = None
+    awaits_reply: bool = False
 
 
 def conversation_create(
@@ -101,6 +106,8 @@ def conversations_create_many(*, shop: Shop, specs: list[NewConversation]) -> li
         for offset, spec in enumerate(specs):
             at = spec.at or clock.now()
             route = spec.route
+            opened = spec.first_message_at
+            waiting = opened if opened is not None and spec.awaits_reply else None
             created.append(
                 Conversation(
                     shop=shop,
@@ -113,8 +120,11 @@ def conversations_create_many(*, shop: Shop, specs: list[NewConversation]) -> li
                     order_ref=spec.order_ref.strip()[:64],
                     language=spec.language,
                     created_at=at,
-                    updated_at=at,
-                    last_message_at=at,
+                    updated_at=opened or at,
+                    last_message_at=opened or at,
+                    message_count=1 if opened is not None else 0,
+                    waiting_since=waiting,
+                    sla_due_at=_sla_due(shop, waiting) if waiting is not None else None,
                     follow_up_of=spec.follow_up_of,
                 )
             )
@@ -171,9 +181,9 @@ class InboundRecord:
     quoted: str = ""
     rfc_message_id: str = ""
     content_ids: dict[str, str] | None = None
-    # The case was created in the same transaction (by conversations_create_many): nobody else can
-    # have touched it yet, so its new state is written in one bulk statement.
-    conversation_is_new: bool = False
+    # This message opened its case (conversations_create_many with `first_message_at`): the case
+    # already counts it and runs its clock, so there is nothing to update.
+    opens_conversation: bool = False
 
 
 def message_record_inbound(**fields: Any) -> Message:
@@ -187,6 +197,18 @@ def message_record_inbound(**fields: Any) -> Message:
 
 
 _REOPENS = (Status.PENDING_CUSTOMER, Status.RESOLVED, Status.CLOSED)
+
+
+def _announce_message(message: Message, record: InboundRecord) -> None:
+    publish(
+        MessageCreated(
+            shop_id=message.shop_id,
+            conversation_id=record.conversation.pk,
+            message_id=message.pk,
+            direction=record.direction,
+            is_internal=False,
+        )
+    )
 
 
 def _apply_inbound(conversation: Conversation, changes: set[str]) -> None:
@@ -253,14 +275,14 @@ def messages_record_inbound_many(records: list[InboundRecord]) -> list[Message]:
         events = []
         shops: dict[int, Shop] = {}
         touched: dict[int, Conversation] = {}
-        fresh: dict[int, Conversation] = {}
         for message, record in zip(messages, records, strict=True):
             conversation = record.conversation
             touched[conversation.pk] = conversation
-            if record.conversation_is_new:
-                fresh[conversation.pk] = conversation
             at = record.at
             assert at is not None
+            if record.opens_conversation:
+                _announce_message(message, record)
+                continue
             conversation.last_message_at = conversation.updated_at = at
             conversation.message_count = (conversation.message_count or 0) + 1
             changes = {"last_message_at", "updated_at", "message_count"}
@@ -287,24 +309,8 @@ def messages_record_inbound_many(records: list[InboundRecord]) -> list[Message]:
                         shop = shops[conversation.shop_id] = Shop.objects.get(pk=conversation.shop_id)
                     conversation.waiting_since, conversation.sla_due_at = at, _sla_due(shop, at)
                     changes |= {"waiting_since", "sla_due_at"}
-            if conversation.pk not in fresh:
-                _apply_inbound(conversation, changes)
-            publish(
-                MessageCreated(
-                    shop_id=conversation.shop_id,
-                    conversation_id=conversation.pk,
-                    message_id=message.pk,
-                    direction=record.direction,
-                    is_internal=False,
-                )
-            )
-        if fresh:
-            # Cases created in this very transaction: nobody else can have changed them, so their final
-            # state is written in one statement.
-            bulk_set(
-                fresh.values(),
-                ["last_message_at", "updated_at", "message_count", "status", "waiting_since", "sla_due_at"],
-            )
+            _apply_inbound(conversation, changes)
+            _announce_message(message, record)
         bulk_insert(events)
         for shop_id in {c.shop_id for c in touched.values()}:
             list_version_bump(shop_id=shop_id)

@@ -13,6 +13,7 @@ the schema: the (inbox, external_id) unique constraint is the final word on dupl
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 from collections.abc import Callable
@@ -87,6 +88,7 @@ class Context:
     is_own: bool = False
     follow_up_of: Conversation | None = None
     logged_by: Agent | None = None
+    at: dt.datetime | None = None  # when the message is recorded as arrived (set by store)
     result: Result | None = None
 
     def __post_init__(self) -> None:
@@ -467,6 +469,8 @@ def store(batch: Batch) -> None:
     with transaction.atomic():
         _settle_joins(batch)
         live = batch.live()
+        for ctx in live:
+            ctx.at = ctx.message.received_at or clock.now()
         new = [c for c in live if c.conversation is None and c.joins is None]
         specs = [
             conversations.NewConversation(
@@ -476,8 +480,10 @@ def store(batch: Batch) -> None:
                 route=c.route,
                 order_ref=c.message.order_ref,
                 language=c.message.language,
-                at=c.message.received_at or clock.now(),
+                at=c.at,
                 follow_up_of=c.follow_up_of,
+                first_message_at=c.at,
+                awaits_reply=c.message.direction == "in" and not c.is_auto_reply,
             )
             for c in new
         ]
@@ -493,10 +499,7 @@ def store(batch: Batch) -> None:
             assert case is not None
             if id(ctx) not in fresh and msg.order_ref and not case.order_ref:
                 conversations.conversation_link_order(conversation=case, order_ref=msg.order_ref, actor=None)
-        made = {c.pk for c in created}
-        records = [
-            _record(ctx, new=ctx.conversation is not None and ctx.conversation.pk in made) for ctx in live
-        ]
+        records = [_record(ctx, opens=id(ctx) in fresh) for ctx in live]
         stored = conversations.messages_record_inbound_many(records)
         if live:
             Inbox.objects.filter(pk=batch.inbox.pk).update(last_activity_at=clock.now())
@@ -523,7 +526,7 @@ def _settle_joins(batch: Batch) -> None:
             ctx.joins = target
 
 
-def _record(ctx: Context, *, new: bool) -> conversations.InboundRecord:
+def _record(ctx: Context, *, opens: bool) -> conversations.InboundRecord:
     msg = ctx.message
     assert ctx.conversation is not None
     return conversations.InboundRecord(
@@ -540,15 +543,14 @@ def _record(ctx: Context, *, new: bool) -> conversations.InboundRecord:
             **({"auto_reply": True} if ctx.is_auto_reply else {}),
             **({"own_address": True} if ctx.is_own else {}),
         },
-        at=msg.received_at or clock.now(),
+        at=ctx.at,
         direction=msg.direction,
         logged_by=ctx.logged_by,
         count_for_sla=not ctx.is_auto_reply,
         quoted=msg.quoted,
         rfc_message_id=mailthreads.strip_angles(msg.rfc_message_id),
         content_ids={a.filename: a.content_id for a in msg.attachments if a.content_id} or None,
-        # A case made in this batch (also for a reply joining it from later in the batch).
-        conversation_is_new=new,
+        opens_conversation=opens,
     )
 
 
