@@ -347,6 +347,93 @@ def _split_shared_lines(lines: list[str]) -> list[str]:
     return out
 
 
+# The decisions on the string of line classes. These regexes are the readable specification; several
+# backtrack badly on long class strings (_BOTTOM_POSTED exponentially on "bebebe…", _WRAPPED_HEADER_BLOCK
+# cubically on "hhh…", others quadratically), so split_reply asks the linear functions below, which
+# give exactly their answers (tests/test_reply.py compares them on every short class string).
+_BOTTOM_POSTED = re.compile(r"(?:b[^t]+)*b[bqeh]+t[et]*")
+_TRAILING_TEXT = re.compile(r"t[et]*$")
+_ATTRIBUTION_WITHOUT_QUOTE = re.compile(r"te*b[^q]*$")
+_QUOTE_NEXT_TO_ATTRIBUTION = re.compile(r"qb|bq")
+_ATTRIBUTION_LONG_QUOTE = re.compile(r"te*b[eqbh]*([te]*)$")
+_TEXT_THEN_HISTORY = re.compile(r"te*[qbe]+$")
+_WRAPPED_HEADER_BLOCK = re.compile(r"h+[hte]+h+e")
+_TEXT_THEN_HEADER_BLOCK = re.compile(r"t[eq]*h{3,}")
+_HEADER_RUN = re.compile(r"h{2,}")
+_TRAILING_QUOTES = re.compile(r"[eq]+$")
+_WORD_CHAR = re.compile(r"\w")
+
+
+def _bottom_posted(p: str) -> bool:
+    """_BOTTOM_POSTED.fullmatch(p): p[:first t] is 'b', then anything, then a 'b' (not second) followed by
+    one or more of 'bqeh' only; from the first 't' on only 't' and 'e'."""
+    first_t = p.find("t")
+    if first_t < 2 or p[0] != "b" or p[first_t + 1 :].strip("et"):
+        return False
+    head = p[:first_t]
+    suffix = len(head.rstrip("bqeh"))  # head[suffix:] is the longest tail of 'bqeh' letters
+    last = head.rfind("b", suffix, len(head) - 1)  # a 'b' with at least one letter after it
+    # what comes before that 'b' must be empty or a 'b' and at least one more letter
+    return last >= 0 and (last != 1 or suffix == 0)
+
+
+def _trailing_text(p: str) -> int:
+    """_TRAILING_TEXT.search(p).start() (r't[et]*$'), or -1."""
+    return p.find("t", len(p.rstrip("et")))
+
+
+def _attribution_without_quote(p: str) -> int:
+    """_ATTRIBUTION_WITHOUT_QUOTE.search(p).start() (r'te*b[^q]*$'), or -1 (never before the last q)."""
+    match = _ATTRIBUTION_WITHOUT_QUOTE.search(p, p.rfind("q") + 1)
+    return match.start() if match else -1
+
+
+def _attribution_long_quote(p: str) -> tuple[int, str] | None:
+    """(start, group 1) of _ATTRIBUTION_LONG_QUOTE.search(p) (r'te*b[eqbh]*([te]*)$'), or None."""
+    tail = len(p.rstrip("te"))  # p[tail:] is the longest tail of 't'/'e'
+    size = len(p)
+    start = p.find("t")
+    while start >= 0:
+        at = start + 1
+        while at < size and p[at] == "e":
+            at += 1
+        if at < size and p[at] == "b":
+            end = at + 1
+            while end < size and p[end] in "eqbh":
+                end += 1
+            if end >= tail:  # the greedy [eqbh]* run reaches the t/e tail: group 1 is what is left
+                return start, p[end:]
+        start = p.find("t", start + 1)
+    return None
+
+
+def _text_then_history(p: str) -> int:
+    """_TEXT_THEN_HISTORY.search(p).start() (r'te*[qbe]+$'), or -1."""
+    tail = len(p.rstrip("qbe"))
+    return tail - 1 if 0 < tail < len(p) and p[tail - 1] == "t" else -1
+
+
+_HTE_RUN = re.compile(r"[hte]+")
+
+
+def _wrapped_header_block(p: str) -> tuple[int, int] | None:
+    """(start, end) of _WRAPPED_HEADER_BLOCK.search(p) (r'h+[hte]+h+e'), or None: in the first run of
+    'hte' letters whose first 'h' lies at least 3 before its last 'he', from that 'h' to that 'e'."""
+    for run in _HTE_RUN.finditer(p):
+        segment = run.group()
+        last = segment.rfind("he")
+        first = segment.find("h")
+        if last >= 0 and first + 2 <= last:
+            return run.start() + first, run.start() + last + 2
+    return None
+
+
+def _trailing_quotes(p: str) -> int:
+    """_TRAILING_QUOTES.search(p).start() (r'[eq]+$'), or -1."""
+    tail = len(p.rstrip("eq"))
+    return tail if tail < len(p) else -1
+
+
 def split_reply(text: str) -> ReplySplit:
     """Separate the new text from quoted history and signature; works for top- and bottom-posting
     (interleaved replies keep the quoted lines they answer)."""
@@ -389,27 +476,27 @@ def split_reply(text: str) -> ReplySplit:
 
     # 3. bottom-posting: quoted history first, the new text at the end
     p = pattern()
-    if re.fullmatch(r"(?:b[^t]+)*b[bqeh]+t[et]*", p):
-        start = re.search(r"t[et]*$", p)
-        if start is not None:
-            for i in alive[: start.start()]:
+    if _bottom_posted(p):
+        start = _trailing_text(p)
+        if start >= 0:
+            for i in alive[:start]:
                 fate[i] = "quote"
-            alive = alive[start.start() :]
+            alive = alive[start:]
     # 4. attribution not followed by quoted lines (Outlook, webmails): take everything up to it
     p = pattern()
-    match = re.search(r"te*b[^q]*$", p)
-    if match and not re.search(r"qb|bq", p):
-        cut_after(match.start())
+    at = _attribution_without_quote(p)
+    if at >= 0 and "qb" not in p and "bq" not in p:
+        cut_after(at)
     # 5. attribution followed by a long quote and at most a little text
     p = pattern()
-    match = re.search(r"te*b[eqbh]*([te]*)$", p)
-    if match and match.group(1).count("t") < 7:
-        cut_after(match.start())
+    long_quote = _attribution_long_quote(p)
+    if long_quote and long_quote[1].count("t") < 7:
+        cut_after(long_quote[0])
     # 6. text, then nothing but quotes and attributions to the end
     p = pattern()
-    match = re.search(r"te*[qbe]+$", p)
-    if match:
-        cut_after(match.start())
+    at = _text_then_history(p)
+    if at >= 0:
+        cut_after(at)
     # 7. attributions that are left go to the history
     for i in alive:
         if classes[i] == "b":
@@ -417,19 +504,19 @@ def split_reply(text: str) -> ReplySplit:
     alive = [i for i in alive if classes[i] != "b"]
     # 8. a header block wrapped over lines ("Subject: long\n  subject")
     p = pattern()
-    match = re.search(r"h+[hte]+h+e", p)
-    if match:
-        for k in range(match.start(), match.end()):
+    block = _wrapped_header_block(p)
+    if block:
+        for k in range(*block):
             classes[alive[k]] = "h"
     # 9. text followed by an embedded mail's header block: take everything up to it
     p = pattern()
-    match = re.search(r"t[eq]*h{3,}", p)
+    match = _TEXT_THEN_HEADER_BLOCK.search(p)
     if match:
         cut_after(match.start())
     # 10. header lines left over belong to a forwarded mail's header block (runs of 2+); lone ones are text
     p = pattern()
     drop: set[int] = set()
-    for run in re.finditer(r"h{2,}", p):
+    for run in _HEADER_RUN.finditer(p):
         drop.update(alive[k] for k in range(run.start(), run.end()))
     for i in drop:
         fate[i] = "quote"
@@ -437,17 +524,17 @@ def split_reply(text: str) -> ReplySplit:
     # 11. trailing quotes after some text
     p = pattern()
     if "t" in p:
-        match = re.search(r"[eq]+$", p)
-        if match:
-            for i in alive[match.start() :]:
+        at = _trailing_quotes(p)
+        if at >= 0:
+            for i in alive[at:]:
                 fate[i] = "quote" if classes[i] == "q" else fate[i]
-            alive = alive[: match.start()]
+            alive = alive[:at]
 
     kept = set(alive)
     reply = "\n".join(lines[i] for i in range(len(lines)) if i in kept).strip()
     quoted = "\n".join(lines[i] for i in range(len(lines)) if i not in kept and fate[i] == "quote").strip()
     signature = "\n".join(lines[i] for i in range(len(lines)) if i not in kept and fate[i] == "sig").strip()
-    if reply and not re.search(r"\w", reply):
+    if reply and not _WORD_CHAR.search(reply):
         # nothing but quote markers and punctuation left: there is no new text
         quoted = (reply + "\n" + quoted).strip()
         reply = ""

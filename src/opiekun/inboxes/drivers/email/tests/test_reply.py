@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from pathlib import Path
 
@@ -229,3 +230,45 @@ def test_reversed_tail_patterns_agree_with_the_plain_ones() -> None:
         for text in (sample, email_end, email_end + ":", email_end + " > : \t"):
             forward = bool(reply._DATE_EMAIL_COLON.search(text))
             assert bool(reply._DATE_EMAIL_COLON_REVERSED.match(text[::-1])) == forward, text
+
+
+def test_linear_class_string_decisions_agree_with_their_regexes() -> None:
+    # split_reply decides with linear functions; the regexes next to them are the specification.
+    import itertools
+
+    from opiekun.inboxes.drivers.email import reply as r
+
+    def start(match) -> int:  # type: ignore[no-untyped-def]
+        return match.start() if match else -1
+
+    rng = random.Random(7)
+    strings = ["".join(t) for n in range(7) for t in itertools.product("tebqhds", repeat=n)]
+    strings += ["".join(rng.choice("tebqh") for _ in range(rng.randint(7, 40))) for _ in range(3000)]
+    for p in strings:
+        assert r._bottom_posted(p) == bool(r._BOTTOM_POSTED.fullmatch(p)), p
+        assert r._trailing_text(p) == start(r._TRAILING_TEXT.search(p)), p
+        assert r._attribution_without_quote(p) == start(r._ATTRIBUTION_WITHOUT_QUOTE.search(p)), p
+        long_quote = r._ATTRIBUTION_LONG_QUOTE.search(p)
+        assert r._attribution_long_quote(p) == (
+            (long_quote.start(), long_quote.group(1)) if long_quote else None
+        ), p
+        assert r._text_then_history(p) == start(r._TEXT_THEN_HISTORY.search(p)), p
+        block = r._WRAPPED_HEADER_BLOCK.search(p)
+        assert r._wrapped_header_block(p) == ((block.start(), block.end()) if block else None), p
+        assert r._trailing_quotes(p) == start(r._TRAILING_QUOTES.search(p)), p
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "On Mon, 1 Jan 2024 a@b.c wrote:\n\n" * 40
+        + "x\nOn Mon, 1 Jan 2024 a@b.c wrote:\n",  # was exponential
+        "From: a\n" * 3000 + "x\n",  # was cubic
+        "> q\n" * 20000 + "text\n",  # was quadratic
+        "Text\n" + "\n" * 20000 + "Hi\nOn Mon, 1 Jan 2024 a@b.c wrote:\n" + "\n" * 5000 + "tb\n",
+    ],
+)
+def test_long_hostile_class_strings_split_in_linear_time(body: str) -> None:
+    started = time.process_time()
+    split_reply(body)
+    assert time.process_time() - started < 1.0
