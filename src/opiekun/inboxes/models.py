@@ -59,8 +59,10 @@ class RawMail(models.Model):
         PROCESSED = "processed", _("Processed")
         QUARANTINED = "quarantined", _("Quarantined")
 
-    shop = models.ForeignKey("shops.Shop", on_delete=models.CASCADE, related_name="+")
-    inbox = models.ForeignKey(Inbox, on_delete=models.CASCADE, related_name="raw_mails")
+    # Few indexes on purpose: every received mail is written twice (stored, then its outcome), and on
+    # PostgreSQL each index costs an entry per write; lookups go through the partial indexes below.
+    shop = models.ForeignKey("shops.Shop", on_delete=models.CASCADE, related_name="+", db_index=False)
+    inbox = models.ForeignKey(Inbox, on_delete=models.CASCADE, related_name="raw_mails", db_index=False)
     source = models.CharField(max_length=8, choices=Source.choices)
     mailbox = models.CharField(max_length=200, blank=True)
     uidvalidity = models.BigIntegerField(null=True, blank=True)
@@ -77,7 +79,12 @@ class RawMail(models.Model):
     subject = models.CharField(max_length=300, blank=True)
     from_email = models.CharField(max_length=320, blank=True)
     message = models.ForeignKey(
-        "conversations.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "conversations.Message",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     conversation = models.ForeignKey(
         "conversations.Conversation", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -95,8 +102,13 @@ class RawMail(models.Model):
             )
         ]
         indexes = [
-            models.Index(fields=["inbox", "state"], name="rawmail_inbox_state"),
-            models.Index(fields=["shop", "state", "-received_at"], name="rawmail_shop_state_recent"),
+            models.Index(fields=["inbox", "received_at"], name="rawmail_inbox_recent"),
+            models.Index(fields=["id"], condition=models.Q(state="received"), name="rawmail_pending"),
+            models.Index(
+                fields=["shop", "-received_at"],
+                condition=models.Q(state="quarantined"),
+                name="rawmail_quarantine",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -293,7 +293,8 @@ def test_empty_attachment_parts_are_noted_not_fatal(email_inbox):
     raw = (
         b"From: Jan <jan@example.org>\r\nTo: support@sklep.test\r\nSubject: Scan\r\n"
         b"Message-ID: <empty.1@example.org>\r\nMIME-Version: 1.0\r\n"
-        b"Content-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nScan attached.\r\n"
+        b"Content-Type: multipart/mixed; boundary=B\r\n\r\n"
+        b"--B\r\nContent-Type: text/plain\r\n\r\nScan attached.\r\n"
         b"--B\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=scan.pdf\r\n"
         b"Content-Transfer-Encoding: base64\r\n\r\n\r\n--B--\r\n"
     )
