@@ -364,11 +364,6 @@ def filled(raw: bytes) -> bytes:
 BOUNCED_ID = "conversation/93775311-9416-4428-964b-862001f8a8b2/messages/27855337@gmail.com"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="parse.py: Gmail's bounce carries '550 5.1.1' only in its text (empty delivery-status part), "
-    "so it is taken as a delayed (4.x) report and our reply is not marked failed",
-)
 def test_chatwoot_gmail_bounce_marks_our_reply_failed_and_flags_the_address(corpus_dir: Path) -> None:
     inbox = make_inbox(factories.ShopFactory())
     ours = our_outbound(inbox, BOUNCED_ID, email="alex.jones@fictionalcorp.com")
@@ -485,11 +480,6 @@ def test_chatwoot_fixtures_reusing_one_message_id_are_all_kept(corpus_dir: Path,
     assert Message.objects.filter(shop=shop, rfc_message_id=SHARED_ID).count() == len(stored)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="parse.py keeps only the first id of In-Reply-To (RFC 5322 allows several): a reply naming our "
-    "message second does not thread",
-)
 def test_reply_naming_our_message_second_in_in_reply_to_threads(corpus_dir: Path) -> None:
     inbox = make_inbox(factories.ShopFactory())
     ours = our_outbound(inbox, "conversation/6bdc3f4d-0bec-4515-a284-5d916fdde489/messages/123@test.com")

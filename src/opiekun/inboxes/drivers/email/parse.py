@@ -1134,8 +1134,12 @@ def _bounce(
             diagnostic = block.get("diagnostic-code", "")
             diagnostic = diagnostic.split(";", 1)[-1].strip() if ";" in diagnostic[:20] else diagnostic
             if not status:
-                found = _STATUS_CODE.search(diagnostic)
+                # Some reports (Gmail's) leave the fields empty and say it in the text only.
+                found = _STATUS_CODE.search(diagnostic) or _STATUS_CODE.search(text[:5000])
                 status = found.group(1) if found else ""
+            if not status:
+                code = re.match(r"\s*([45])\d\d\b", diagnostic)
+                status = f"{code.group(1)}.0.0" if code else ""
             permanent = status.startswith("5") or (not status and action.startswith("failed"))
             if status.startswith("4") or action.startswith("delayed"):
                 permanent = False
@@ -1515,6 +1519,9 @@ def _parse(raw: bytes, time_limit: float) -> ParsedMail:
     message_ids = _message_ids(_clean_header(headers.get("message-id")))
     in_reply_to = _message_ids(_clean_header(headers.get("in-reply-to")))
     references = _message_ids(_clean_header(" ".join(headers.all("references"))))[-MAX_REFERENCES:]
+    # In-Reply-To may name several parents (RFC 5322): the first is `in_reply_to`, the others join the
+    # end of the references, where threading looks right after it.
+    references += [i for i in in_reply_to[1:] if i not in references]
 
     html_raw = "".join(state.htmls)
     if len(html_raw) > MAX_HTML_CHARS:

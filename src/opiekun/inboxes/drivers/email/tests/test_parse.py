@@ -520,3 +520,34 @@ def _cpu(work) -> float:  # type: ignore[no-untyped-def]
     started = time.process_time()
     work()
     return time.process_time() - started
+
+
+def test_report_with_empty_status_fields_takes_the_code_from_its_text() -> None:
+    """Gmail's style: a delivery-status part without Status, the SMTP answer only in the text."""
+    raw = (
+        b"From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>\r\nTo: support@sklep.test\r\n"
+        b"Subject: Delivery Status Notification (Failure)\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/report; report-type=delivery-status; boundary="R"\r\n\r\n'
+        b"--R\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+        b"Address not found. Your message wasn't delivered to jan@example.org.\r\n\r\n"
+        b"The response was:\r\n\r\n550 5.1.1 The email account that you tried to reach does not exist.\r\n"
+        b"--R\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; googlemail.com\r\n\r\n"
+        b"Final-Recipient: rfc822; jan@example.org\r\n\r\n"
+        b"--R\r\nContent-Type: message/rfc822\r\n\r\nFrom: support@sklep.test\r\nTo: jan@example.org\r\n"
+        b"Subject: Re: Parcel [#12]\r\nMessage-ID: <opiekun.abc@sklep.test>\r\n\r\nYour parcel.\r\n--R--\r\n"
+    )
+    bounce = parse_mail(raw).bounce
+    assert bounce is not None
+    assert (bounce.status, bounce.permanent, bounce.recipient) == ("5.1.1", True, "jan@example.org")
+    assert bounce.original_message_id == "opiekun.abc@sklep.test"
+
+
+def test_every_in_reply_to_id_is_kept_for_threading() -> None:
+    raw = (
+        b"From: jan@example.org\r\nTo: support@sklep.test\r\nSubject: Re: x\r\n"
+        b"In-Reply-To: <theirs.1@example.org> <opiekun.2@sklep.test>\r\n"
+        b"References: <root@example.org>\r\n\r\nok\r\n"
+    )
+    parsed = parse_mail(raw)
+    assert parsed.in_reply_to == "theirs.1@example.org"
+    assert parsed.references == ("root@example.org", "opiekun.2@sklep.test")
