@@ -1,0 +1,27 @@
+"""After a migration rebuilt a table, SQLite's planner gets its statistics back."""
+
+import pytest
+from django.db import connection
+
+from opiekun.core.statistics import analyse_unanalysed_tables
+from opiekun.testing import factories
+
+
+@pytest.mark.django_db
+def test_tables_with_rows_but_no_statistics_are_analysed():
+    if connection.vendor != "sqlite":
+        assert analyse_unanalysed_tables() == []  # PostgreSQL keeps its own statistics
+        return
+    factories.ConversationFactory.create_batch(3)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+        cursor.execute(
+            "DELETE FROM sqlite_stat1 WHERE tbl = 'conversations_conversation'"
+        )  # as a rebuild leaves it
+    analysed = analyse_unanalysed_tables()
+    assert "conversations_conversation" in analysed
+    assert not any(t.startswith("conversations_message_fts") for t in analysed)  # FTS keeps its own
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM sqlite_stat1 WHERE tbl = 'conversations_conversation'")
+        assert cursor.fetchone()[0] > 0
+    assert analyse_unanalysed_tables() == []  # nothing left the second time
