@@ -17,7 +17,7 @@ import threading
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections
 
 from opiekun.core import clock
 
@@ -138,6 +138,8 @@ class MailService:
         while not self._stop.is_set():
             try:
                 self._rescan()
+            except DatabaseError as exc:  # the database is down: /healthz says so; try again later
+                log.warning("mail supervisor: cannot read the inboxes (%s); retrying", exc.__class__.__name__)
             except Exception:
                 log.exception("mail supervisor: rescanning inboxes failed")
             finally:
