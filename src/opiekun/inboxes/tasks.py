@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+
+from django.db import DatabaseError
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
 from opiekun.conversations.models import Message
 
 from . import delivery
+
+log = logging.getLogger(__name__)
 
 
 @db_task()
@@ -41,4 +46,7 @@ def send_portal_link(contact_id: int) -> None:
 def process_pending_mail() -> None:
     from .mailstore import mail_process_pending
 
-    mail_process_pending()
+    try:
+        mail_process_pending()
+    except DatabaseError as exc:  # the database is down: /healthz says so; the next run catches up
+        log.warning("stored mail not processed now (%s); the next sweep retries", exc.__class__.__name__)
