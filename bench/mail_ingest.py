@@ -5,7 +5,7 @@
 
 Each message goes the way a fetched mail goes: raw bytes stored durably first (fsynced file + row),
 then parsed, de-duplicated, threaded, attachments stored and the text indexed for search — through
-`mailstore.mail_ingest_batch`, which group-commits small batches after the raw bytes are safe.
+`mailstore.mail_ingest_stream`, which group-commits batches after the raw bytes are safe.
 
 The mix (10,000 by default): a third new mails (corpus files replayed with fresh Message-IDs and
 senders), a third re-deliveries (identical bytes, or the same bytes with an extra Received header:

@@ -8,7 +8,6 @@ sees in the thread. Internal notes never get here.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from django.conf import settings
 from django.urls import reverse
@@ -23,7 +22,7 @@ from opiekun.conversations.services import delivery_mark
 from opiekun.core.events import subscribe
 
 from . import mailthreads
-from .base import DeliveryResult, DriverConfig, OutboundAttachment, OutboundMessage
+from .base import DeliveryResult, OutboundAttachment, OutboundMessage
 from .models import Inbox
 from .registry import drivers
 
@@ -124,7 +123,7 @@ def deliver(message_id: int) -> DeliveryResult | None:
     inbox = _inbox_for(message, kind)
     try:
         # Secrets (passwords) are kept apart from the settings and only joined here, for the driver.
-        config = driver.Config.model_validate(_settings_of(inbox, driver.Config) if inbox is not None else {})
+        config = inbox.settings(driver.Config) if inbox is not None else driver.Config.model_validate({})
     except ValidationError:
         # Retrying cannot fix stored settings; say where to look instead of crashing the task.
         error = f"The {kind} inbox is misconfigured; check its settings."
@@ -152,11 +151,6 @@ def _inbox_for(message: Message, kind: str) -> Inbox | None:
     if message.inbox is not None and message.inbox.kind == kind:
         return message.inbox
     return Inbox.objects.filter(shop_id=message.shop_id, kind=kind, is_active=True).order_by("id").first()
-
-
-def _settings_of(inbox: Inbox, config: type[DriverConfig]) -> dict[str, Any]:
-    secrets = {k: v for k, v in (inbox.secrets or {}).items() if k in config.model_fields}
-    return {**(inbox.config or {}), **secrets}
 
 
 def retry_delay(attempt: int) -> int:

@@ -29,14 +29,9 @@ from .models import Inbox, RawMail
 log = logging.getLogger(__name__)
 
 
-def _config(inbox: Inbox) -> EmailConfig:
-    secrets = {k: v for k, v in (inbox.secrets or {}).items() if k in EmailConfig.model_fields}
-    return EmailConfig.model_validate({**(inbox.config or {}), **secrets})
-
-
 def imap_settings(inbox: Inbox) -> ImapSettings | None:
     """The inbox's IMAP settings with its password, or None when it is not pulled over IMAP."""
-    return _config(inbox).imap()
+    return inbox.settings(EmailConfig).imap()
 
 
 def _callbacks(inbox_id: int) -> tuple[Any, Any]:

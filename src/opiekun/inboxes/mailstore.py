@@ -359,15 +359,12 @@ def mail_ingest(
     return mail_process(raw_id)
 
 
-def mail_receive_batch(*, inbox: Inbox, raws: list[bytes], source: str) -> list[int]:
-    """Store many received mails durably at once (one round of syncs, one commit); their RawMail ids.
+def mail_receive_batch(*, inbox: Inbox, raws: list[bytes], source: str) -> list[RawMail]:
+    """Store many received mails durably at once (one round of syncs, one commit); their RawMail rows
+    (with their inbox, without the bytes the caller already holds), in order.
 
-    For transports without per-mail ids (SMTP intake bursts, imports); IMAP uses `mail_receive`.
+    For runs without per-mail ids (imports, bursts); IMAP uses `mail_receive`.
     """
-    return [row.pk for row in _receive_rows(inbox, raws, source)]
-
-
-def _receive_rows(inbox: Inbox, raws: list[bytes], source: str) -> list[RawMail]:
     large = [raw for raw in raws if len(raw) > INLINE_MAX]
     stored = dict(zip(map(id, large), blobs_store(large), strict=True)) if large else {}
     now = clock.now()
@@ -412,7 +409,7 @@ def mail_ingest_stream(
     """
     waiting: tuple[list[RawMail], list[bytes], list[bool], Future[list[Parsed]] | None] | None = None
     for chunk in _chunks(raws, batch):
-        rows = _receive_rows(inbox, chunk, source)
+        rows = mail_receive_batch(inbox=inbox, raws=chunk, source=source)
         known = known_duplicates(inbox.pk, chunk)
         future = parse_later([raw for raw, dup in zip(chunk, known, strict=True) if not dup])
         if waiting is not None:
@@ -462,13 +459,6 @@ def _chunks(items: Iterable[bytes], size: int) -> Iterator[list[bytes]]:
             chunk = []
     if chunk:
         yield chunk
-
-
-def mail_ingest_batch(*, inbox: Inbox, raws: list[bytes], source: str) -> list[MailOutcome]:
-    """Receive many mails (durably, group-committed), then process them; one outcome per mail, in order."""
-    rows = _receive_rows(inbox, raws, source)
-    ids = [row.pk for row in rows]
-    return mail_process_batch(ids, raws=dict(zip(ids, raws, strict=True)), rows=rows)
 
 
 def mail_retry(*, shop_id: int, raw_id: int) -> MailOutcome:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from pydantic import BaseModel
+
+T = TypeVar("T", bound=BaseModel)
 
 
 class Inbox(models.Model):
@@ -38,6 +43,12 @@ class Inbox(models.Model):
 
     def __repr__(self) -> str:  # never print secrets
         return f"<Inbox {self.pk} {self.kind} {self.name!r}>"
+
+    def settings(self, config_class: type[T]) -> T:
+        """The inbox's settings validated by its driver's Config, with the secrets the Config declares
+        joined in (only here, for the driver; raises pydantic's ValidationError when they do not fit)."""
+        secrets = {k: v for k, v in (self.secrets or {}).items() if k in config_class.model_fields}
+        return config_class.model_validate({**(self.config or {}), **secrets})
 
 
 class RawMail(models.Model):

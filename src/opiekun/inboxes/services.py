@@ -47,26 +47,42 @@ def inbox_create(
     team: Team | None = None,
 ) -> Inbox:
     """A new inbox of `kind` whose settings the kind's driver accepts; field errors otherwise."""
+    secrets = dict(secrets or {})
+    stored = _driver_accepts(kind, dict(config or {}), secrets)
+    name = _free_name(shop.pk, name)
+    return Inbox.objects.create(shop=shop, kind=kind, name=name, config=stored, secrets=secrets, team=team)
+
+
+def _driver_accepts(kind: str, config: dict[str, Any], secrets: dict[str, str]) -> dict[str, Any]:
+    """`config` as the kind's driver validated and normalised it (e.g. a lower-cased address), to store
+    apart from the secrets; a field error naming the first bad setting otherwise."""
     try:
         driver = drivers.get(kind)
     except LookupError:
         raise ValidationFailed(f"Unknown channel kind {kind!r}.", field="kind") from None
-    config, secrets = dict(config or {}), dict(secrets or {})
+    known = set(driver.Config.model_fields)
     try:
-        validated = driver.Config.model_validate({**config, **secrets})
+        validated = driver.Config.model_validate(
+            {**config, **{k: v for k, v in secrets.items() if k in known}}
+        )
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "config"
         raise ValidationFailed(f"{where}: {first.get('msg', 'invalid')}", field=where) from None
-    # Stored as the driver normalised it (e.g. a lower-cased address), secrets apart from the settings.
     dumped = validated.model_dump(mode="json", exclude=set(secrets))
-    stored = {k: dumped[k] for k in config if k in dumped}
+    return {k: dumped[k] for k in config if k in dumped}
+
+
+def _free_name(shop_id: int, name: str, *, exclude_pk: int | None = None) -> str:
     name = name.strip()
     if not name:
         raise ValidationFailed("Name the inbox.", field="name")
-    if Inbox.objects.filter(shop=shop, name=name).exists():
+    taken = Inbox.objects.filter(shop_id=shop_id, name=name)
+    if exclude_pk is not None:
+        taken = taken.exclude(pk=exclude_pk)
+    if taken.exists():
         raise ValidationFailed("The shop already has an inbox with this name.", field="name")
-    return Inbox.objects.create(shop=shop, kind=kind, name=name, config=stored, secrets=secrets, team=team)
+    return name
 
 
 def inbox_update(
@@ -83,29 +99,10 @@ def inbox_update(
     `config` replaces the stored settings; a secret left empty keeps the stored one (forms never echo
     passwords back). Touches that Inbox row only.
     """
-    try:
-        driver = drivers.get(inbox.kind)
-    except LookupError:
-        raise ValidationFailed(f"Unknown channel kind {inbox.kind!r}.", field="kind") from None
-    config = dict(config)
     new_secrets = {k: v for k, v in (secrets or {}).items() if v}
     merged_secrets = {**(inbox.secrets or {}), **new_secrets}
-    known = set(driver.Config.model_fields)
-    try:
-        validated = driver.Config.model_validate(
-            {**config, **{k: v for k, v in merged_secrets.items() if k in known}}
-        )
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or "config"
-        raise ValidationFailed(f"{where}: {first.get('msg', 'invalid')}", field=where) from None
-    dumped = validated.model_dump(mode="json", exclude=set(merged_secrets))
-    stored = {k: dumped[k] for k in config if k in dumped}
-    name = name.strip()
-    if not name:
-        raise ValidationFailed("Name the inbox.", field="name")
-    if Inbox.objects.filter(shop_id=inbox.shop_id, name=name).exclude(pk=inbox.pk).exists():
-        raise ValidationFailed("The shop already has an inbox with this name.", field="name")
+    stored = _driver_accepts(inbox.kind, dict(config), merged_secrets)
+    name = _free_name(inbox.shop_id, name, exclude_pk=inbox.pk)
     fields: dict[str, Any] = {"name": name, "config": stored, "secrets": merged_secrets, "team": team}
     if is_active is not None:
         fields["is_active"] = is_active

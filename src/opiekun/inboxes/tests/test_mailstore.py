@@ -22,7 +22,7 @@ from opiekun.inboxes.mailstore import (
     QUARANTINED,
     imap_cursor,
     mail_ingest,
-    mail_ingest_batch,
+    mail_ingest_stream,
     mail_process,
     mail_process_pending,
     mail_raw,
@@ -117,13 +117,13 @@ def test_batch_receive_stores_every_mail_in_order_and_batch_ingest_threads_withi
     email_inbox: Inbox,
 ) -> None:
     raws = [fixture("new_case_pl.eml"), fixture("photo_en.eml"), fixture("reply_pl.eml")]
-    ids = mail_receive_batch(inbox=email_inbox, raws=raws, source="smtp")
+    ids = [row.pk for row in mail_receive_batch(inbox=email_inbox, raws=raws, source="smtp")]
     rows = [RawMail.objects.get(pk=i) for i in ids]
     assert [mail_raw(r) for r in rows] == raws
     assert {r.state for r in rows} == {RawMail.State.RECEIVED}
     RawMail.objects.filter(pk__in=ids).delete()
 
-    outcomes = mail_ingest_batch(inbox=email_inbox, raws=raws, source="smtp")
+    outcomes = list(mail_ingest_stream(inbox=email_inbox, raws=raws, source="smtp"))
     assert [o.outcome for o in outcomes] == [pipeline.CREATED, pipeline.CREATED, pipeline.APPENDED]
     # The reply (In-Reply-To the first mail of the same batch) joins that case, not a new one.
     assert outcomes[2].conversation_number == outcomes[0].conversation_number
@@ -283,7 +283,7 @@ def test_small_mail_is_kept_in_its_row_and_large_mail_in_the_file_store(email_in
     assert len(small) <= INLINE_MAX < len(large)
     for ids in (
         [mail_receive(inbox_id=email_inbox.pk, raw=r, source="file") for r in (small, large)],
-        mail_receive_batch(inbox=email_inbox, raws=[small, large], source="file"),
+        [row.pk for row in mail_receive_batch(inbox=email_inbox, raws=[small, large], source="file")],
     ):
         small_row, large_row = RawMail.objects.get(pk=ids[0]), RawMail.objects.get(pk=ids[1])
         assert bytes(small_row.raw) == small
@@ -421,7 +421,7 @@ def test_pathological_mail_is_quarantined_quickly_and_the_next_mail_goes_on(
     email_inbox: Inbox, raw: bytes, why: str
 ) -> None:
     started = time.perf_counter()
-    outcomes = mail_ingest_batch(inbox=email_inbox, raws=[raw, fixture("photo_en.eml")], source="imap")
+    outcomes = list(mail_ingest_stream(inbox=email_inbox, raws=[raw, fixture("photo_en.eml")], source="imap"))
     elapsed = time.perf_counter() - started
     assert elapsed < 3.0, f"took {elapsed:.1f}s"
     assert outcomes[0].outcome == QUARANTINED and why in outcomes[0].reason.lower()

@@ -30,6 +30,8 @@ from imapclient import IMAPClient
 from imapclient.exceptions import CapabilityError, IMAPClientAbortError, IMAPClientError, LoginError
 from pydantic import BaseModel, Field, SecretStr
 
+from .tls import client_context
+
 log = logging.getLogger(__name__)
 
 # How many messages one FETCH of bodies asks for, and roughly how many bytes: small batches keep
@@ -105,16 +107,7 @@ class ImapConnectionLost(Exception):
 
 
 def _ssl_context(settings: ImapSettings) -> ssl.SSLContext:
-    # Certificates are verified by default; ca_file adds a trusted CA, it never turns checking off.
-    ctx = (
-        ssl.create_default_context(cafile=settings.ca_file)
-        if settings.ca_file
-        else ssl.create_default_context()
-    )
-    if not settings.verify_tls:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    return ctx
+    return client_context(ca_file=settings.ca_file, verify=settings.verify_tls)
 
 
 @contextlib.contextmanager

@@ -20,6 +20,8 @@ from pydantic import BaseModel, SecretStr
 
 from opiekun.inboxes.base import DeliveryResult
 
+from .tls import client_context
+
 log = logging.getLogger(__name__)
 
 
@@ -42,15 +44,7 @@ class _StartTlsMissing(Exception):
 
 
 def _ssl_context(settings: SmtpSettings) -> ssl.SSLContext:
-    ctx = (
-        ssl.create_default_context(cafile=settings.ca_file)
-        if settings.ca_file
-        else ssl.create_default_context()
-    )
-    if not settings.verify_tls:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    return ctx
+    return client_context(ca_file=settings.ca_file, verify=settings.verify_tls)
 
 
 def _reply_text(code: int, reply: bytes | str) -> str:
