@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from opiekun.agents.models import Agent
 from opiekun.agents.services import audit_record
 from opiekun.conversations.models import Conversation, Event, Message
+from opiekun.conversations.services import conversations_follow_caretaker
 from opiekun.conversations.timeline import event_append
 from opiekun.core.bulk import bulk_insert
 from opiekun.core.errors import ValidationFailed
@@ -262,6 +263,7 @@ def contact_set_caretaker(
     with transaction.atomic():
         contact.caretaker, contact.backup_caretaker = caretaker, backup
         contact.save(update_fields=["caretaker", "backup_caretaker"])
+        conversations_follow_caretaker(contact=contact)
         event_append(
             shop_id=contact.shop_id,
             contact=contact,
@@ -310,6 +312,7 @@ def contact_merge(*, source: Contact, target: Contact, actor: Agent | None) -> C
             fields.append("notes")
         if fields:
             target.save(update_fields=fields)
+        conversations_follow_caretaker(contact=target)  # the source's cases now follow the target's
         source.merged_into = target
         source.save(update_fields=["merged_into"])
         event_append(

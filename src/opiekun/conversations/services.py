@@ -95,6 +95,15 @@ def conversation_create(
     return conversations_create_many(shop=shop, specs=[spec])[0]
 
 
+def conversations_follow_caretaker(*, contact: Any) -> None:
+    """Copy the contact's caretaker onto all its conversations (Conversation.caretaker; inside the caller's
+    transaction). Every write of Contact.caretaker or of a conversation's contact calls it; the caller's
+    own change announcement (ContactChanged, ConversationChanged) moves the lists on."""
+    Conversation.objects.filter(contact_id=contact.pk).exclude(caretaker_id=contact.caretaker_id).update(
+        caretaker_id=contact.caretaker_id
+    )
+
+
 def conversations_create_many(*, shop: Shop, specs: list[NewConversation]) -> list[Conversation]:
     """New cases with consecutive per-shop numbers (one counter bump for all), their timeline entries."""
     if not specs:
@@ -117,6 +126,7 @@ def conversations_create_many(*, shop: Shop, specs: list[NewConversation]) -> li
                     inbox=spec.inbox,
                     assignee=route.assignee if route else None,
                     team=route.team if route else None,
+                    caretaker_id=spec.contact.caretaker_id,
                     order_ref=spec.order_ref.strip()[:64],
                     language=spec.language,
                     created_at=at,
@@ -407,6 +417,7 @@ def message_send(
         if contact.caretaker_id is None and shop.caretaker_on_first_reply:
             contact.caretaker = agent
             contact.save(update_fields=["caretaker"])
+            conversations_follow_caretaker(contact=contact)
             event_append(
                 shop_id=shop.pk,
                 contact=contact,

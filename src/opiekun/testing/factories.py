@@ -93,6 +93,7 @@ class ConversationFactory(factory.django.DjangoModelFactory):
 
     shop = factory.SubFactory(ShopFactory)
     contact = factory.SubFactory(ContactFactory, shop=factory.SelfAttribute("..shop"))
+    caretaker = factory.LazyAttribute(lambda o: o.contact.caretaker)  # as conversations_create_many copies it
     number = factory.Sequence(lambda n: 10_000 + n)
     subject = factory.Sequence(lambda n: f"Question {n}")
     created_at = factory.LazyFunction(clock.now)

@@ -9,7 +9,7 @@ from opiekun.contacts.services import (
     contact_set_caretaker,
     identity_add,
 )
-from opiekun.conversations.models import Event
+from opiekun.conversations.models import Conversation, Event
 from opiekun.core.errors import ValidationFailed
 from opiekun.inboxes import pipeline
 from opiekun.inboxes.base import InboundMessage, SenderHints
@@ -82,6 +82,61 @@ def test_merge_keeps_all_history(shop, inbox, agent):
         inbox=inbox, message=InboundMessage(sender=SenderHints(phone="+48 601 234 567"), text="c")
     )
     assert later.contact == target
+
+
+@pytest.mark.django_db
+def test_every_conversation_follows_its_contacts_caretaker(shop, inbox, agent):
+    """Conversation.caretaker ("My customers" and its count) equals contact.caretaker after every write."""
+    colleague = factories.AgentFactory(shop=shop)
+
+    def mail(email, text):
+        return pipeline.process(
+            inbox=inbox, message=InboundMessage(sender=SenderHints(email=email), text=text)
+        )
+
+    def caretakers(contact):
+        return set(Conversation.objects.filter(contact=contact).values_list("caretaker_id", flat=True))
+
+    first = mail("jan@example.org", "one")
+    contact = first.contact
+    assert caretakers(contact) == {None}
+    contact_set_caretaker(contact=contact, caretaker=agent, backup=None, actor=agent)
+    assert caretakers(contact) == {agent.pk}
+    mail("jan@example.org", "two, a new case")  # created already carrying the caretaker
+    assert Conversation.objects.filter(contact=contact).count() == 2 and caretakers(contact) == {agent.pk}
+    contact_set_caretaker(contact=contact, caretaker=colleague, backup=agent, actor=agent)
+    assert caretakers(contact) == {colleague.pk}
+
+    other = mail("ola@example.org", "three").contact  # no caretaker; merged into the contact with one
+    contact_merge(source=other, target=contact, actor=agent)
+    assert caretakers(contact) == {colleague.pk} and caretakers(other) == set()
+
+    cared = factories.ContactFactory(shop=shop, caretaker=agent)  # the source's caretaker carries over
+    plain = mail("nowy@example.org", "four").contact
+    contact_merge(source=cared, target=plain, actor=agent)
+    assert caretakers(plain) == {agent.pk}
+
+    contact_set_caretaker(contact=contact, caretaker=None, backup=None, actor=agent)
+    assert caretakers(contact) == {None}
+
+
+@pytest.mark.django_db
+def test_first_reply_makes_the_agent_caretaker_of_every_case(shop, inbox, agent):
+    from opiekun.conversations.services import message_send
+
+    shop.caretaker_on_first_reply = True
+    shop.save(update_fields=["caretaker_on_first_reply"])
+    one = pipeline.process(
+        inbox=inbox, message=InboundMessage(sender=SenderHints(email="a@example.org"), text="1")
+    )
+    two = pipeline.process(
+        inbox=inbox, message=InboundMessage(sender=SenderHints(email="a@example.org"), text="2")
+    )
+    assert one.conversation != two.conversation
+    message_send(conversation=one.conversation, agent=agent, text="Dzień dobry")
+    assert set(Conversation.objects.filter(contact=one.contact).values_list("caretaker_id", flat=True)) == {
+        agent.pk
+    }
 
 
 @pytest.mark.django_db

@@ -40,6 +40,7 @@ def _list_qs(agent, view):
         ("open", "conv_open_"),
         ("mine", "conv_open_"),
         ("unassigned", "conv_open_"),
+        ("my_customers", "conv_open_"),
         ("resolved", "conv_done_recent"),
     ],
 )
@@ -53,3 +54,16 @@ def test_view_uses_its_partial_index_without_sorting(agent, view, index):
 def test_literal_in_refuses_anything_but_code_constants():
     with pytest.raises(ValueError):
         selectors.LiteralIn("status", ("open', 'x') OR 1=1 --",))
+
+
+@pytest.mark.django_db
+def test_counts_read_one_covering_index_and_no_contacts(agent):
+    qs = (
+        Conversation.objects.filter(selectors._open(), shop_id=agent.shop_id)
+        .values_list("assignee_id", "team_id", "caretaker_id", "status")
+        .annotate(n=selectors.Count("*"))
+        .order_by()
+    )
+    plan = _plan(qs)
+    assert "conv_open_counts" in plan, plan
+    assert "contacts_contact" not in plan, plan

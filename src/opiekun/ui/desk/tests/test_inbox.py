@@ -3,6 +3,7 @@ import datetime as dt
 import pytest
 from django.core.cache import cache
 
+from opiekun.contacts.services import contact_set_caretaker
 from opiekun.conversations.models import Conversation, Priority, Status
 from opiekun.conversations.services import conversation_assign, conversation_set_status, conversation_tag
 from opiekun.core import clock
@@ -25,8 +26,7 @@ def world(shop, agent, inbox):
     theirs = inbound(inbox, email="b@example.org", name="Bartek Theirs", text="theirs").conversation
     conversation_assign(conversation=theirs, agent=colleague, actor=agent)
     cared = inbound(inbox, email="c@example.org", name="Celina Cared", text="cared").conversation
-    cared.contact.caretaker = agent
-    cared.contact.save()
+    contact_set_caretaker(contact=cared.contact, caretaker=agent, backup=None, actor=agent)
     conversation_assign(conversation=cared, agent=colleague, actor=agent)
     unassigned = inbound(inbox, email="d@example.org", name="Dorota Queue", text="queue").conversation
     teamed = inbound(inbox, email="e@example.org", name="Edward Team", text="team").conversation
