@@ -177,3 +177,30 @@ def test_changing_the_role_in_the_admin_keeps_is_staff_in_step(client, shop, sta
     assert response.status_code == 302, response.content.decode()[:2000]
     agent.refresh_from_db()
     assert agent.role == "admin" and agent.user.is_staff
+
+
+@pytest.mark.django_db
+def test_a_caretaker_named_in_the_admin_reaches_my_customers(client, shop, staff):
+    from opiekun.contacts.models import Contact
+
+    conversation = factories.ConversationFactory(shop=shop)
+    contact = conversation.contact
+    client.login(username="boss", password=PASSWORD)
+    response = client.post(
+        _url(Contact, "change", contact.pk),
+        {
+            "shop": shop.pk,
+            "name": contact.name,
+            "language": "",
+            "caretaker": staff.pk,
+            "backup_caretaker": "",
+            "notes": "",
+            "identities-TOTAL_FORMS": "0",
+            "identities-INITIAL_FORMS": "0",
+            "identities-MIN_NUM_FORMS": "0",
+            "identities-MAX_NUM_FORMS": "1000",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    conversation.refresh_from_db()
+    assert conversation.caretaker_id == staff.pk

@@ -6,10 +6,14 @@ services (the desk's "add address" and merge), which a raw admin form would bypa
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 from django.db.models import Model
 from django.http import HttpRequest
 
+from opiekun.conversations.listcache import list_version_bump
+from opiekun.conversations.services import conversations_follow_caretaker
 from opiekun.shops.admin import ShopScopedAdmin
 
 from .models import Contact, Identity
@@ -52,6 +56,12 @@ class ContactAdmin(ShopScopedAdmin):
     )
     readonly_fields = ("merged_into", "created_at")
     inlines = [IdentityInline]
+
+    def save_model(self, request: HttpRequest, obj: Contact, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if "caretaker" in form.changed_data:  # "My customers" reads the copy on each conversation
+            conversations_follow_caretaker(contact=obj)
+            list_version_bump(shop_id=obj.shop_id)
 
 
 @admin.register(Identity)
