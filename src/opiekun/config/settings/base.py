@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "opiekun.conversations",
     "opiekun.inboxes",
     "opiekun.realtime",
+    "opiekun.livechat",
     "opiekun.ui",
     "opiekun.api",
 ]

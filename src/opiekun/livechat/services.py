@@ -1,0 +1,577 @@
+"""Writes of the live chat. The consumers, the widget's HTTP endpoints and the desk go through these.
+
+A visitor's message goes through the channel's driver and the inbound pipeline like every other
+channel (so the desk learns of it through conversations.services), with the client's message id as
+its external id: a message resent after a reconnect is stopped by the (inbox, external_id) unique
+constraint and answered with the id it already has — nothing lost, nothing stored twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Greatest
+from django.utils.translation import gettext as _
+
+from opiekun.agents.models import Agent, Team
+from opiekun.contacts import normalise
+from opiekun.contacts.models import Contact, Identity
+from opiekun.contacts.services import addresses_from, contact_identify, contact_merge, identity_add
+from opiekun.conversations import services as conversations
+from opiekun.conversations.attachments import CheckedFile
+from opiekun.conversations.events import MessageUpdated
+from opiekun.conversations.models import ChannelKind, Conversation, Message, Status
+from opiekun.conversations.routing import Route
+from opiekun.core import clock, ratelimit
+from opiekun.core.errors import ValidationFailed
+from opiekun.core.events import publish
+from opiekun.inboxes import acknowledgments, pipeline
+from opiekun.inboxes.base import InboundMessage, SenderHints
+from opiekun.inboxes.drivers.livechat.driver import ALLOWED_TYPES
+from opiekun.inboxes.drivers.livechat.identity import identity_verify
+from opiekun.inboxes.models import Inbox
+from opiekun.inboxes.registry import drivers
+from opiekun.inboxes.services import inbox_for_kind
+
+from .events import ChatMessageStored, ChatVisitorChanged
+from .models import AgentPresence, ChatSession
+from .selectors import Widget, agents_present, chat_load
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 4000  # characters of one chat message
+MESSAGE_LIMIT = (20, 60)  # messages per visitor per window (seconds)
+UPLOAD_LIMIT = (10, 600)
+TRANSCRIPT_LIMIT = (3, 3600)
+OFFLINE_LIMIT = (5, 600)  # offline messages per IP per window
+SESSION_LIMIT = (30, 600)  # new sessions per IP per window
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    message: Message
+    duplicate: bool
+
+
+# --- sessions ---------------------------------------------------------------------------------------
+
+
+def _clip(value: Any, limit: int) -> str:
+    return str(value or "").replace("\x00", "").strip()[:limit]
+
+
+def chat_session_open(
+    *,
+    widget: Widget,
+    key: str | None,
+    identity: Any = None,
+    page_url: str = "",
+    page_title: str = "",
+    language: str = "",
+    user_agent: str = "",
+    ip: str = "",
+) -> ChatSession:
+    """The visitor's session: the one `key` names (a verified token) or a new one; counts a socket.
+
+    A valid identity token from the shop makes the session identified: its contact becomes the shop's
+    customer with that address (an anonymous contact of the same session is folded into it). An
+    invalid one is ignored. Writes ChatSession (and Contact/Identity for an identity).
+    """
+    now = clock.now()
+    session = None
+    if key:
+        session = (
+            ChatSession.objects.select_related("contact", "conversation")
+            .filter(inbox=widget.inbox, key=key, ended_at__isnull=True)
+            .first()
+        )
+    if session is None:
+        if ip:
+            ratelimit.hit(f"livechat:session:{ip}", limit=SESSION_LIMIT[0], window=SESSION_LIMIT[1])
+        session = ChatSession.objects.create(
+            shop_id=widget.shop_id,
+            inbox=widget.inbox,
+            key=secrets.token_urlsafe(24),
+            created_at=now,
+            last_seen_at=now,
+        )
+    fields: dict[str, Any] = {"last_seen_at": now}
+    if page_url:
+        fields.update(page_url=_clip(page_url, 1000), page_title=_clip(page_title, 300))
+    if language in {code for code, _name in settings.LANGUAGES}:
+        fields["language"] = language
+    if user_agent:
+        fields["user_agent"] = _clip(user_agent, 300)
+    ChatSession.objects.filter(pk=session.pk).update(connected=F("connected") + 1, **fields)
+    for name, value in fields.items():
+        setattr(session, name, value)
+    session.connected += 1
+    verified = identity_verify(
+        identity, secret=widget.config.identity_secret.get_secret_value(), now=time.time()
+    )
+    if verified is not None:
+        _identify(session, widget, email=verified.email, name=verified.name)
+    _changed(session)
+    return session
+
+
+def _identify(session: ChatSession, widget: Widget, *, email: str, name: str) -> None:
+    """Land the session on the shop's customer with this (verified) address."""
+    try:
+        addresses = addresses_from(email=email)
+    except ValueError:
+        return
+    with transaction.atomic():
+        contact, _created = contact_identify(shop=widget.inbox.shop, addresses=addresses, name=name)
+        previous = session.contact
+        if previous is not None and previous.pk != contact.pk:
+            if _anonymous(previous):
+                # The same person, now signed in at the shop: their anonymous chat joins their history.
+                contact_merge(source=previous, target=contact, actor=None)
+            elif session.conversation_id is not None:
+                # Someone else signed in on this browser: they do not inherit the previous chat.
+                session.conversation = None
+        session.contact = contact
+        session.identified = True
+        session.given_email = session.given_email or email
+        session.given_name = session.given_name or name[:200]
+        session.save(update_fields=["contact", "identified", "conversation", "given_email", "given_name"])
+
+
+def _anonymous(contact: Contact) -> bool:
+    """A contact that only ever had chat-session addresses (made by an anonymous chat)."""
+    return not contact.identities.exclude(kind=Identity.Kind.CHAT).exists()
+
+
+def chat_session_left(*, session_id: int) -> None:
+    """One of the visitor's sockets closed."""
+    now = clock.now()
+    ChatSession.objects.filter(pk=session_id).update(
+        connected=Greatest(F("connected") - 1, 0), last_seen_at=now
+    )
+    session = ChatSession.objects.filter(pk=session_id).first()
+    if session is not None:
+        _changed(session)
+
+
+def chat_session_seen(*, session_id: int) -> None:
+    ChatSession.objects.filter(pk=session_id).update(last_seen_at=clock.now())
+
+
+def chat_session_page(*, session: ChatSession, url: str, title: str = "") -> None:
+    """The visitor moved to another page of the shop (the desk shows where they are)."""
+    url, title = _clip(url, 1000), _clip(title, 300)
+    if url == session.page_url and title == session.page_title:
+        return
+    ChatSession.objects.filter(pk=session.pk).update(page_url=url, page_title=title, last_seen_at=clock.now())
+    session.page_url, session.page_title = url, title
+    _changed(session)
+
+
+def chat_prechat(
+    *, session: ChatSession, widget: Widget, name: str = "", email: str = "", phone: str = ""
+) -> None:
+    """The pre-chat form: who the visitor says they are (kept on the session, not trusted as identity)."""
+    name, phone = _clip(name, 200), _clip(phone, 40)
+    email = _clip(email, 320)
+    if email:
+        try:
+            email = normalise.email(email)
+        except ValueError:
+            raise ValidationFailed(_("Enter a valid e-mail address."), field="email") from None
+    for required in widget.config.prechat_required:
+        if (
+            required in widget.config.prechat_fields
+            and not {"name": name, "email": email, "phone": phone}[required]
+        ):
+            raise ValidationFailed(_("Please fill in this field."), field=required)
+    ChatSession.objects.filter(pk=session.pk).update(given_name=name, given_email=email, given_phone=phone)
+    session.given_name, session.given_email, session.given_phone = name, email, phone
+    if session.contact is not None and name and not session.contact.name:
+        Contact.objects.filter(pk=session.contact_id).update(name=name)
+    _changed(session)
+
+
+def chat_session_end(*, session: ChatSession) -> None:
+    """The visitor closed the chat for good: the next message starts a new session."""
+    ChatSession.objects.filter(pk=session.pk, ended_at__isnull=True).update(ended_at=clock.now())
+    session.ended_at = clock.now()
+    _changed(session)
+
+
+def _changed(session: ChatSession) -> None:
+    if session.conversation_id is not None:
+        publish(
+            ChatVisitorChanged(
+                shop_id=session.shop_id, session_id=session.pk, conversation_id=session.conversation_id
+            )
+        )
+
+
+# --- messages ---------------------------------------------------------------------------------------
+
+
+def _contact_for(session: ChatSession, widget: Widget) -> Contact:
+    """The session's contact, made on its first message (an anonymous visitor: by the chat address)."""
+    if session.contact is not None:
+        return session.contact
+    contact, created = contact_identify(
+        shop=widget.inbox.shop,
+        addresses=addresses_from(chat_session=session.key),
+        name=session.given_name,
+        language=session.language,
+    )
+    if created and session.given_email:
+        # Typed, not proven: only a brand-new contact gets it, and only when nobody else owns it — a
+        # visitor typing a customer's address must never land in that customer's history and orders.
+        try:
+            identity_add(contact=contact, kind=Identity.Kind.EMAIL, value=session.given_email)
+        except ValidationFailed:
+            pass
+    ChatSession.objects.filter(pk=session.pk).update(contact=contact)
+    session.contact = contact
+    return contact
+
+
+def chat_message_store(
+    *,
+    session: ChatSession,
+    widget: Widget,
+    client_id: str,
+    text: str,
+    files: list[CheckedFile] | None = None,
+) -> StoredMessage:
+    """Store a visitor's message (once per client id) on their chat case, opening it on the first one.
+
+    Raises RateLimited past MESSAGE_LIMIT and ValidationFailed for an empty or too long message.
+    Writes Contact (first message), Conversation, Message, Attachment, ChatSession.
+    """
+    client_id = _clip(client_id, 64)
+    if not client_id:
+        raise ValidationFailed("A message needs its client id.", field="client_id")
+    text = (text or "").replace("\x00", "").strip()
+    if len(text) > MAX_TEXT:
+        raise ValidationFailed(_("The message is too long."), field="text")
+    if not text and not files:
+        raise ValidationFailed(_("The message is empty."), field="text")
+    external_id = f"{session.key}:{client_id}"
+    existing = Message.objects.filter(inbox=widget.inbox, external_id=external_id).first()
+    if existing is not None:
+        return StoredMessage(existing, duplicate=True)
+    ratelimit.hit(f"livechat:msg:{session.key}", limit=MESSAGE_LIMIT[0], window=MESSAGE_LIMIT[1])
+    contact = _contact_for(session, widget)
+    driver = drivers.get(ChannelKind.LIVECHAT)
+    new_chat = False
+    for attempt in range(2):
+        payload = {
+            "session_key": session.key,
+            "client_id": client_id,
+            "text": text,
+            "contact_id": contact.pk,
+            "conversation_id": session.conversation_id,
+            "language": session.language,
+            "page_url": session.page_url,
+            "files": [{"filename": f.filename, "content": f.content} for f in files or ()],
+        }
+        (inbound,) = driver.parse_inbound(payload)
+        result = pipeline.process(
+            inbox=widget.inbox, message=inbound, allowed_types=list(ALLOWED_TYPES), max_bytes=MAX_UPLOAD_BYTES
+        )
+        if result.outcome == pipeline.DUPLICATE:
+            stored = Message.objects.get(inbox=widget.inbox, external_id=external_id)
+            return StoredMessage(stored, duplicate=True)
+        if result.outcome == pipeline.REJECTED and attempt == 0 and session.conversation_id is not None:
+            # Its case is gone or belongs to someone else now (merged, moved): start a new one.
+            session.conversation = None
+            continue
+        break
+    if result.message is None or result.conversation is None:
+        raise ValidationFailed(_("We could not take your message just now. Please try again."))
+    conversation = result.conversation
+    if session.conversation_id != conversation.pk:
+        new_chat = result.outcome == pipeline.CREATED
+        ChatSession.objects.filter(pk=session.pk).update(conversation=conversation)
+        session.conversation = conversation
+        if new_chat:
+            _offer(conversation, widget)
+    publish(
+        ChatMessageStored(
+            shop_id=session.shop_id,
+            session_id=session.pk,
+            conversation_id=conversation.pk,
+            message_id=result.message.pk,
+            new_chat=new_chat,
+        )
+    )
+    return StoredMessage(result.message, duplicate=False)
+
+
+def _offer(conversation: Conversation, widget: Widget) -> None:
+    """A new chat needs someone now: the routing rules picked the caretaker (or backup); when they are
+    not at the desk or already hold the widget's maximum of chats, it waits in the team queue instead,
+    where it rings for everyone with room."""
+    assignee = conversation.assignee
+    if assignee is None:
+        return
+    present = set(agents_present(shop_id=conversation.shop_id))
+    limit = widget.config.max_chats_per_agent
+    busy = bool(limit) and chat_load(agent_ids=[assignee.pk]).get(assignee.pk, 0) > limit
+    if assignee.pk in present and not busy:
+        return
+    conversations.conversation_assign(
+        conversation=conversation,
+        agent=None,
+        actor=None,
+        note="caretaker away from the chat" if assignee.pk not in present else "caretaker at the chat limit",
+    )
+
+
+def chat_mark_delivered(*, session: ChatSession, up_to: int) -> list[int]:
+    """The widget received the agent messages up to `up_to`: sent → delivered. Returns the ids moved."""
+    if session.conversation_id is None or up_to <= 0:
+        return []
+    ChatSession.objects.filter(pk=session.pk).update(
+        visitor_delivered_up_to=Greatest(F("visitor_delivered_up_to"), up_to)
+    )
+    return _deliver(conversation_id=session.conversation_id, shop_id=session.shop_id, up_to=up_to)
+
+
+def _deliver(*, conversation_id: int, shop_id: int, up_to: int) -> list[int]:
+    ids = list(
+        Message.objects.filter(
+            conversation_id=conversation_id,
+            direction=Message.Direction.OUTBOUND,
+            is_internal=False,
+            channel=ChannelKind.LIVECHAT,
+            delivery_status=Message.Delivery.SENT,
+            pk__lte=up_to,
+        ).values_list("pk", flat=True)
+    )
+    if ids:
+        with transaction.atomic():
+            Message.objects.filter(pk__in=ids, delivery_status=Message.Delivery.SENT).update(
+                delivery_status=Message.Delivery.DELIVERED
+            )
+            for pk in ids:
+                publish(MessageUpdated(shop_id=shop_id, conversation_id=conversation_id, message_id=pk))
+    return ids
+
+
+def chat_reconcile_delivered(*, message_id: int) -> None:
+    """A chat reply just became `sent`: when the widget already confirmed it (its acknowledgment can
+    overtake the delivery task's own bookkeeping), it is delivered."""
+    message = Message.objects.filter(
+        pk=message_id, channel=ChannelKind.LIVECHAT, delivery_status=Message.Delivery.SENT
+    ).first()
+    if message is None:
+        return
+    confirmed = ChatSession.objects.filter(
+        conversation_id=message.conversation_id, visitor_delivered_up_to__gte=message.pk
+    ).exists()
+    if confirmed:
+        _deliver(conversation_id=message.conversation_id, shop_id=message.shop_id, up_to=message.pk)
+
+
+def chat_mark_read_by_visitor(*, session: ChatSession, up_to: int) -> bool:
+    """The visitor saw the agent messages up to `up_to` (the widget was open and visible)."""
+    if up_to <= session.visitor_read_up_to or session.conversation_id is None:
+        return False
+    chat_mark_delivered(session=session, up_to=up_to)
+    ChatSession.objects.filter(pk=session.pk).update(
+        visitor_read_up_to=Greatest(F("visitor_read_up_to"), up_to)
+    )
+    session.visitor_read_up_to = up_to
+    _changed(session)
+    return True
+
+
+def chat_mark_read_by_agent(*, agent: Agent, conversation: Conversation, up_to: int) -> ChatSession | None:
+    """An agent has the chat open: the visitor's messages up to `up_to` are read (the widget says so)."""
+    if conversation.shop_id != agent.shop_id:
+        return None
+    session = (
+        ChatSession.objects.filter(shop_id=agent.shop_id, conversation=conversation)
+        .order_by("-last_seen_at", "-id")
+        .first()
+    )
+    if session is None or up_to <= session.agent_read_up_to:
+        return None
+    newest = (
+        Message.objects.filter(conversation=conversation, direction=Message.Direction.INBOUND, pk__lte=up_to)
+        .order_by("-pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if newest is None or newest <= session.agent_read_up_to:
+        return None
+    ChatSession.objects.filter(pk=session.pk).update(agent_read_up_to=Greatest(F("agent_read_up_to"), newest))
+    session.agent_read_up_to = newest
+    return session
+
+
+# --- agents ----------------------------------------------------------------------------------------
+
+
+def agent_presence_change(*, agent_id: int, shop_id: int, delta: int) -> None:
+    """The agent's desk chat socket opened (+1), closed (-1) or pinged (0)."""
+    now = clock.now()
+    updated = AgentPresence.objects.filter(agent_id=agent_id).update(
+        sockets=Greatest(F("sockets") + delta, 0), seen_at=now
+    )
+    if not updated:
+        AgentPresence.objects.get_or_create(
+            agent_id=agent_id, defaults={"shop_id": shop_id, "sockets": max(delta, 0), "seen_at": now}
+        )
+
+
+def chat_accept(*, conversation: Conversation, agent: Agent, widget: Widget | None) -> Conversation:
+    """The agent takes a ringing chat, unless they already hold the widget's maximum of chats."""
+    if conversation.shop_id != agent.shop_id:
+        raise ValidationFailed("This conversation belongs to another shop.")
+    if conversation.assignee_id == agent.pk:
+        return conversation
+    limit = widget.config.max_chats_per_agent if widget else 0
+    if limit and chat_load(agent_ids=[agent.pk]).get(agent.pk, 0) >= limit:
+        raise ValidationFailed(
+            _("You already have %(n)d live chats open; close one before taking another.") % {"n": limit}
+        )
+    return conversations.conversation_assign(conversation=conversation, agent=agent, actor=agent)
+
+
+def chat_transfer(
+    *,
+    conversation: Conversation,
+    actor: Agent,
+    agent: Agent | None = None,
+    team: Team | None = None,
+    note: str = "",
+    ip: str | None = None,
+) -> Conversation:
+    """Hand the chat to another agent or a team's queue, with a note the next agent reads first."""
+    if agent is None and team is None:
+        raise ValidationFailed(_("Choose an agent or a team."), field="to")
+    note = note.strip()[:2000]
+    with transaction.atomic():
+        if team is not None:
+            conversations.conversation_assign(
+                conversation=conversation,
+                agent=agent,
+                actor=actor,
+                team=team,
+                set_team=True,
+                note=note,
+                ip=ip,
+            )
+        else:
+            conversations.conversation_assign(
+                conversation=conversation, agent=agent, actor=actor, note=note, ip=ip
+            )
+        if note:
+            to = agent.display_name if agent is not None else team.name  # type: ignore[union-attr]
+            conversations.note_add(
+                conversation=conversation,
+                agent=actor,
+                text=_("Transfer to %(to)s: %(note)s") % {"to": to, "note": note},
+                ip=ip,
+            )
+    return conversation
+
+
+def _email_inbox(shop_id: int) -> Inbox | None:
+    return (
+        Inbox.objects.filter(shop_id=shop_id, kind=ChannelKind.EMAIL, is_active=True).order_by("id").first()
+    )
+
+
+def chat_follow_up(*, conversation: Conversation, actor: Agent, subject: str, note: str = "") -> Conversation:
+    """Turn the chat into a follow-up case (answered by e-mail) owned by the agent, linked to the chat;
+    the chat itself is resolved."""
+    if conversation.shop_id != actor.shop_id:
+        raise ValidationFailed("This conversation belongs to another shop.")
+    subject = (subject or "").strip()[:300] or _("Follow-up of chat #%(n)d") % {"n": conversation.number}
+    inbox = _email_inbox(conversation.shop_id) or inbox_for_kind(conversation.shop, ChannelKind.WEBFORM)
+    with transaction.atomic():
+        follow_up = conversations.conversation_create(
+            shop=conversation.shop,
+            contact=conversation.contact,
+            subject=subject,
+            inbox=inbox,
+            route=Route(assignee=actor, team=conversation.team, reason="follow_up"),
+            order_ref=conversation.order_ref,
+            language=conversation.language,
+            follow_up_of=conversation,
+        )
+        conversations.conversation_set_status(conversation=follow_up, status=Status.OPEN, actor=actor)
+        text = note.strip() or _("Follow-up of live chat #%(n)d.") % {"n": conversation.number}
+        conversations.note_add(conversation=follow_up, agent=actor, text=text)
+        if conversation.status not in (Status.RESOLVED, Status.CLOSED):
+            conversations.conversation_set_status(
+                conversation=conversation, status=Status.RESOLVED, actor=actor
+            )
+    return follow_up
+
+
+# --- offline messages and transcripts ---------------------------------------------------------------
+
+
+def chat_offline_message(
+    *, widget: Widget, name: str, email: str, text: str, page_url: str = "", language: str = "", ip: str = ""
+) -> Conversation:
+    """ "Leave a message" while nobody is there: an e-mail case (the shop's mailbox, else the contact
+    form's inbox, whose replies go out by e-mail with a portal link) and its acknowledgment."""
+    if ip:
+        ratelimit.hit(f"livechat:offline:{ip}", limit=OFFLINE_LIMIT[0], window=OFFLINE_LIMIT[1])
+    name, text = _clip(name, 200), (text or "").replace("\x00", "").strip()
+    try:
+        email = normalise.email(_clip(email, 320))
+    except ValueError:
+        raise ValidationFailed(_("Enter a valid e-mail address."), field="email") from None
+    if not text:
+        raise ValidationFailed(_("Write your message first."), field="message")
+    if len(text) > conversations.MAX_TEXT:
+        raise ValidationFailed(_("The message is too long."), field="message")
+    shop = widget.inbox.shop
+    inbox = _email_inbox(shop.pk) or inbox_for_kind(shop, ChannelKind.WEBFORM)
+    message = InboundMessage(
+        sender=SenderHints(name=name, email=email),
+        subject=_("Message left in the chat"),
+        text=text,
+        language=language if language in {c for c, _n in settings.LANGUAGES} else "",
+        meta={"via": "livechat_offline", **({"page_url": _clip(page_url, 1000)} if page_url else {})},
+    )
+    result = pipeline.process(inbox=inbox, message=message)
+    if result.conversation is None or result.message is None:
+        raise ValidationFailed(_("We could not take your message just now. Please try again."))
+    acknowledgments.acknowledgment_schedule(message=result.message, to_email=email)
+    return result.conversation
+
+
+def chat_transcript_request(*, session: ChatSession, email: str = "") -> str:
+    """Queue the chat's transcript to the visitor's address (theirs if verified, else the one typed);
+    returns the address. Limited per session (a chat is not a way to mail strangers)."""
+    if session.conversation_id is None:
+        raise ValidationFailed(_("There is nothing to send yet."), field="email")
+    address = _clip(email, 320) or session.given_email
+    try:
+        address = normalise.email(address)
+    except ValueError:
+        raise ValidationFailed(_("Enter a valid e-mail address."), field="email") from None
+    ratelimit.hit(f"livechat:transcript:{session.key}", limit=TRANSCRIPT_LIMIT[0], window=TRANSCRIPT_LIMIT[1])
+    ChatSession.objects.filter(pk=session.pk).update(transcripts_sent=F("transcripts_sent") + 1)
+    session_id = session.pk
+
+    def enqueue() -> None:
+        from .tasks import send_transcript
+
+        send_transcript(session_id, address)
+
+    transaction.on_commit(enqueue, robust=True)
+    return address

@@ -1,0 +1,147 @@
+"""Fixtures of the chat tests: a widget (livechat inbox) and sockets on a loop registered with the bridge.
+
+`live(scenario)` runs an async scenario on a loop that `opiekun.core.serving` knows, as `opiekun run`
+does with uvicorn's, so fan-out after commit (the bridge, the driver) reaches the test's sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from channels.testing.websocket import WebsocketCommunicator
+from django.core.cache import cache
+
+from opiekun.core.serving import register_loop
+from opiekun.inboxes.drivers.livechat.identity import identity_sign
+from opiekun.livechat.consumers import AgentChatConsumer, VisitorConsumer
+from opiekun.livechat.selectors import Widget
+from opiekun.testing import factories
+
+ORIGIN = "https://sklep.example"
+KEY = "testwidgetkey0123456789"
+SECRET = "s3cret-identity-key"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    cache.clear()  # rate limits and the online flag live in the cache
+    yield
+    cache.clear()
+
+
+def make_widget(shop: Any, **config: Any) -> Widget:
+    from opiekun.inboxes.drivers.livechat.driver import LivechatConfig
+
+    inbox = factories.InboxFactory(
+        shop=shop,
+        kind="livechat",
+        name=config.pop("name", "Chat"),
+        config={
+            "public_key": config.pop("public_key", KEY),
+            "allowed_origins": [ORIGIN, "*.sklep.example"],
+            "offline_when_no_agents": False,
+            **config,
+        },
+        secrets={"identity_secret": SECRET},
+    )
+    return Widget(inbox=inbox, config=inbox.settings(LivechatConfig))
+
+
+@pytest.fixture
+def widget(shop):  # type: ignore[no-untyped-def]
+    return make_widget(shop)
+
+
+def signed_identity(email: str, name: str, expires: int, secret: str = SECRET) -> dict[str, Any]:
+    return {
+        "email": email,
+        "name": name,
+        "expires": expires,
+        "signature": identity_sign(secret=secret, email=email, name=name, expires=expires),
+    }
+
+
+def run_live(scenario: Callable[[], Awaitable[None]]) -> None:
+    async def main() -> None:
+        layer = get_channel_layer()
+        await layer.flush()
+        register_loop(asyncio.get_running_loop())
+        try:
+            await scenario()
+        finally:
+            register_loop(None)
+            await layer.flush()
+
+    async_to_sync(main)()
+
+
+@pytest.fixture
+def live() -> Callable[[Callable[[], Awaitable[None]]], None]:
+    return run_live
+
+
+async def visitor(key: str = KEY, origin: str = ORIGIN) -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(
+        VisitorConsumer.as_asgi(), f"/ws/chat/{key}/", headers=[(b"origin", origin.encode())]
+    )
+    communicator.scope["url_route"] = {"args": (), "kwargs": {"key": key}}
+    connected, _ = await communicator.connect()
+    assert connected
+    return communicator
+
+
+async def hello(communicator: WebsocketCommunicator, **fields: Any) -> dict[str, Any]:
+    await communicator.send_json_to(
+        {"type": "hello", "lang": "pl", "page": {"url": f"{ORIGIN}/koszyk", "title": "Koszyk"}, **fields}
+    )
+    return await next_frame(communicator, lambda f: f["type"] in ("welcome", "error"))
+
+
+async def agent_socket(user: Any) -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(AgentChatConsumer.as_asgi(), "/ws/desk/chat/")
+    communicator.scope["user"] = user
+    connected, _ = await communicator.connect()
+    assert connected
+    return communicator
+
+
+async def next_frame(
+    communicator: WebsocketCommunicator, match: Callable[[dict], bool] = lambda f: True, timeout: float = 3.0
+) -> dict:
+    """The first frame satisfying `match` within `timeout` (others are skipped)."""
+    seen = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            raise AssertionError(f"no matching frame within {timeout}s; saw {seen}")
+        try:
+            async with asyncio.timeout(remaining):
+                message = await communicator.output_queue.get()
+        except TimeoutError:
+            raise AssertionError(f"no matching frame within {timeout}s; saw {seen}") from None
+        if message["type"] == "websocket.close":
+            raise AssertionError(f"socket closed with {message.get('code')}; saw {seen}")
+        frame = json.loads(message["text"])
+        if match(frame):
+            return frame
+        seen.append(frame)
+
+
+async def quiet(communicator: WebsocketCommunicator, seconds: float = 0.5) -> list[dict]:
+    """Every frame until the socket has been quiet for `seconds`."""
+    frames = []
+    while True:
+        try:
+            async with asyncio.timeout(seconds):
+                message = await communicator.output_queue.get()
+        except TimeoutError:
+            return frames
+        frames.append(json.loads(message["text"]) if message["type"] == "websocket.send" else message)
