@@ -144,14 +144,15 @@ def origin_allowed(origin: str, config: LivechatConfig) -> bool:
     host = parts.hostname
     full = f"{parts.scheme}://{parts.netloc}"
     for entry in config.allowed_origins:
-        if "://" in entry:
+        if "://" in entry:  # an exact origin: scheme, host and port
             if entry == full:
                 return True
-        elif entry.startswith("*."):
-            if host.endswith(entry[1:]) and host != entry[2:]:
+        elif ":" in entry:  # host:port, either scheme
+            if parts.netloc == entry:
                 return True
-        elif host == entry.split(":")[0] and (":" not in entry or parts.netloc == entry):
-            return True
+        elif parts.port is None:  # a host or *.domain, either scheme, default port
+            if host == entry or (entry.startswith("*.") and host.endswith(entry[1:]) and host != entry[2:]):
+                return True
     return False
 
 

@@ -1,0 +1,282 @@
+"""The agent's side of a chat: replies reach the visitor's socket, typing and read receipts both ways,
+rings on the desk, the routing of a new chat and the maximum of chats per agent."""
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from opiekun.contacts.models import Contact
+from opiekun.conversations.models import Conversation, Message
+from opiekun.conversations.services import message_send, note_add
+from opiekun.livechat import services
+from opiekun.livechat.models import AgentPresence, ChatSession
+from opiekun.testing import factories
+
+from .conftest import agent_socket, hello, make_widget, next_frame, quiet, visitor
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def start_chat(text="Dzień dobry, mam pytanie"):
+    v = await visitor()
+    welcome = await hello(v)
+    await v.send_json_to({"type": "message", "client_id": "first", "text": text})
+    ack = await next_frame(v, lambda f: f["type"] == "ack")
+    conversation = await sync_to_async(Conversation.objects.select_related("contact", "shop", "inbox").get)(
+        messages__pk=ack["id"]
+    )
+    return v, welcome, ack, conversation
+
+
+def test_an_agents_reply_reaches_the_visitor_and_is_delivered_then_read(live, widget, agent):
+    async def scenario():
+        v, _welcome, _ack, conversation = await start_chat()
+        reply = await sync_to_async(message_send)(
+            conversation=conversation, agent=agent, text="Już sprawdzam!"
+        )
+        frame = await next_frame(v, lambda f: f["type"] == "message" and f["from"] == "agent")
+        assert frame["id"] == reply.pk and frame["text"] == "Już sprawdzam!" and frame["author"] == "Anna"
+        stored = await sync_to_async(Message.objects.get)(pk=reply.pk)
+        assert stored.delivery_status == Message.Delivery.SENT and stored.channel == "livechat"
+        await v.send_json_to({"type": "delivered", "up_to": reply.pk})
+        await v.send_json_to({"type": "ping"})
+        await next_frame(v, lambda f: f["type"] == "pong")
+        stored = await sync_to_async(Message.objects.get)(pk=reply.pk)
+        assert stored.delivery_status == Message.Delivery.DELIVERED
+        await v.send_json_to({"type": "read", "up_to": reply.pk})
+        await v.send_json_to({"type": "ping"})
+        await next_frame(v, lambda f: f["type"] == "pong")
+        session = await sync_to_async(ChatSession.objects.get)()
+        assert session.visitor_read_up_to == reply.pk
+        await v.disconnect()
+
+    live(scenario)
+
+
+def test_an_internal_note_never_reaches_the_visitor(live, widget, agent):
+    async def scenario():
+        v, _w, _a, conversation = await start_chat()
+        note = await sync_to_async(note_add)(conversation=conversation, agent=agent, text="Klient marudzi")
+        # Even pushed at the visitor's group by mistake, a note is not shown.
+        from channels.layers import get_channel_layer
+
+        from opiekun.inboxes.drivers.livechat.driver import conversation_group
+
+        await get_channel_layer().group_send(
+            conversation_group(widget.config.public_key, conversation.number),
+            {"type": "chat.push", "message_id": note.pk},
+        )
+        frames = await quiet(v)
+        assert not any("marudzi" in str(f) for f in frames)
+        # …nor in the history on reconnect.
+        await v.disconnect()
+        again = await visitor()
+        w = await hello(again, session=_w["session"])
+        assert [m["text"] for m in w["messages"]] == ["Dzień dobry, mam pytanie"]
+        await again.disconnect()
+
+    live(scenario)
+
+
+def test_a_reply_while_the_visitor_is_away_arrives_on_reconnect(live, widget, agent):
+    async def scenario():
+        v, welcome, ack, conversation = await start_chat()
+        await v.disconnect()
+        reply = await sync_to_async(message_send)(
+            conversation=conversation, agent=agent, text="Paczka jest w drodze"
+        )
+        again = await visitor()
+        w = await hello(again, session=welcome["session"], last_id=ack["id"])
+        assert [m["id"] for m in w["messages"]] == [reply.pk]
+        await again.disconnect()
+
+    live(scenario)
+
+
+def test_typing_and_read_receipts_both_ways(live, widget, agent):
+    async def scenario():
+        desk = await agent_socket(agent.user)
+        await next_frame(desk, lambda f: f["type"] == "waiting")
+        v, _w, ack, conversation = await start_chat()
+        ring = await next_frame(desk, lambda f: f["type"] == "ring")
+        assert ring["conversation_id"] == conversation.pk and ring["new_chat"] is True
+        waiting = await next_frame(desk, lambda f: f["type"] == "waiting" and f["count"] == 1)
+        assert waiting["chats"][0]["number"] == conversation.number
+
+        await v.send_json_to({"type": "typing", "on": True})
+        typing = await next_frame(desk, lambda f: f["type"] == "visitor_typing")
+        assert typing == {"type": "visitor_typing", "conversation_id": conversation.pk, "on": True}
+
+        await desk.send_json_to({"type": "typing", "conversation_id": conversation.pk, "on": True})
+        assert await next_frame(v, lambda f: f["type"] == "typing") == {
+            "type": "typing",
+            "on": True,
+            "name": "Anna",
+        }
+
+        await desk.send_json_to({"type": "read", "conversation_id": conversation.pk, "up_to": ack["id"]})
+        assert await next_frame(v, lambda f: f["type"] == "read") == {"type": "read", "up_to": ack["id"]}
+
+        await desk.send_json_to({"type": "watch", "conversation_id": conversation.pk})
+        state = await next_frame(desk, lambda f: f["type"] == "visitor" and f["online"])
+        assert state["page_url"].endswith("/koszyk")
+        await v.disconnect()
+        gone = await next_frame(desk, lambda f: f["type"] == "visitor" and not f["online"])
+        assert gone["conversation_id"] == conversation.pk
+        await desk.disconnect()
+
+    live(scenario)
+
+
+def test_an_agent_of_another_shop_cannot_type_into_or_read_a_chat(live, widget, other_shop):
+    stranger = factories.AgentFactory(shop=other_shop, display_name="Obcy")
+
+    async def scenario():
+        v, _w, ack, conversation = await start_chat()
+        desk = await agent_socket(stranger.user)
+        await desk.send_json_to({"type": "typing", "conversation_id": conversation.pk, "on": True})
+        await desk.send_json_to({"type": "read", "conversation_id": conversation.pk, "up_to": ack["id"]})
+        await desk.send_json_to({"type": "watch", "conversation_id": conversation.pk})
+        assert not [f for f in await quiet(v) if f["type"] in ("typing", "read")]
+        assert not [f for f in await quiet(desk, 0.3) if f["type"] == "visitor"]
+        assert (await sync_to_async(ChatSession.objects.get)()).agent_read_up_to == 0
+        await v.disconnect()
+        await desk.disconnect()
+
+    live(scenario)
+
+
+def test_the_desk_chat_socket_needs_a_signed_in_agent(live):
+    from channels.testing.websocket import WebsocketCommunicator
+    from django.contrib.auth.models import AnonymousUser
+
+    from opiekun.livechat.consumers import CLOSE_UNAUTHENTICATED, AgentChatConsumer
+
+    async def scenario():
+        for user in (AnonymousUser(), await sync_to_async(factories.UserFactory)(username="not-an-agent")):
+            c = WebsocketCommunicator(AgentChatConsumer.as_asgi(), "/ws/desk/chat/")
+            c.scope["user"] = user
+            await c.connect()
+            assert await c.receive_output() == {"type": "websocket.close", "code": CLOSE_UNAUTHENTICATED}
+
+    live(scenario)
+
+
+def test_rings_go_to_the_assignee_or_the_team(live, shop, widget, agent):
+    team = factories.TeamFactory(shop=shop, name="Czat")
+    widget.inbox.team = team
+    widget.inbox.save()
+    member = factories.AgentFactory(shop=shop, display_name="Piotr W")
+    team.members.add(member)
+    outsider = factories.AgentFactory(shop=shop, display_name="Olga I")
+    other_team = factories.TeamFactory(shop=shop, name="Magazyn")
+    other_team.members.add(outsider)
+
+    async def scenario():
+        member_desk = await agent_socket(member.user)
+        outsider_desk = await agent_socket(outsider.user)
+        v, _w, _a, conversation = await start_chat()
+        assert (await next_frame(member_desk, lambda f: f["type"] == "ring"))["number"] == conversation.number
+        assert not [f for f in await quiet(outsider_desk) if f["type"] == "ring"]
+        await v.disconnect()
+        await member_desk.disconnect()
+        await outsider_desk.disconnect()
+
+    live(scenario)
+
+
+def test_a_caretaker_away_from_the_desk_does_not_hold_a_new_chat(live, shop, widget, agent):
+    async def scenario():
+        v = await visitor()
+        await hello(v, identity=None)
+        await v.send_json_to({"type": "message", "client_id": "c1", "text": "Hej"})
+        ack = await next_frame(v, lambda f: f["type"] == "ack")
+        contact = await sync_to_async(Contact.objects.get)(conversations__messages__pk=ack["id"])
+        contact.caretaker = agent
+        await sync_to_async(contact.save)()
+        await v.disconnect()
+        # A second chat of the same contact (a new session, identified as them) routes to the caretaker,
+        # who has no desk open: it goes to the queue.
+        session = await sync_to_async(ChatSession.objects.get)()
+        s2 = await sync_to_async(ChatSession.objects.create)(
+            shop=shop,
+            inbox=widget.inbox,
+            key="second-session-key-0001",
+            contact=contact,
+            created_at=session.created_at,
+            last_seen_at=session.last_seen_at,
+        )
+        stored = await sync_to_async(services.chat_message_store)(
+            session=s2, widget=widget, client_id="c1", text="Znowu ja"
+        )
+        conversation = await sync_to_async(Conversation.objects.get)(messages__pk=stored.message.pk)
+        assert conversation.assignee_id is None
+
+        # With the caretaker at the desk, the next chat stays theirs.
+        await sync_to_async(services.agent_presence_change)(agent_id=agent.pk, shop_id=shop.pk, delta=1)
+        s3 = await sync_to_async(ChatSession.objects.create)(
+            shop=shop,
+            inbox=widget.inbox,
+            key="third-session-key-00001",
+            contact=contact,
+            created_at=session.created_at,
+            last_seen_at=session.last_seen_at,
+        )
+        stored = await sync_to_async(services.chat_message_store)(
+            session=s3, widget=widget, client_id="c1", text="I jeszcze raz"
+        )
+        conversation = await sync_to_async(Conversation.objects.get)(messages__pk=stored.message.pk)
+        assert conversation.assignee_id == agent.pk
+
+    live(scenario)
+
+
+def test_the_maximum_of_chats_per_agent(shop, agent, django_capture_on_commit_callbacks):
+    widget = make_widget(shop, max_chats_per_agent=1)
+    services.agent_presence_change(agent_id=agent.pk, shop_id=shop.pk, delta=1)
+    assert AgentPresence.objects.get(agent=agent).sockets == 1
+    chats = []
+    for n in range(2):
+        session = services.chat_session_open(widget=widget, key=None)
+        chats.append(
+            services.chat_message_store(
+                session=session, widget=widget, client_id="c", text=f"chat {n}"
+            ).message.conversation
+        )
+    services.chat_accept(conversation=chats[0], agent=agent, widget=widget)
+    with pytest.raises(services.ValidationFailed):
+        services.chat_accept(conversation=chats[1], agent=agent, widget=widget)
+    chats[1].refresh_from_db()
+    assert chats[1].assignee_id is None
+    # Full: the widget is offline for new visitors (nobody else has room).
+    from django.core.cache import cache
+
+    from opiekun.livechat.selectors import widget_online
+
+    cache.clear()
+    assert (
+        widget_online(
+            widget=make_widget(
+                shop,
+                name="Strict",
+                public_key="strictwidgetkey000000",
+                offline_when_no_agents=True,
+                max_chats_per_agent=1,
+            )
+        )
+        is False
+    )
+
+
+def test_presence_decides_whether_the_widget_is_online(shop, agent):
+    from django.core.cache import cache
+
+    from opiekun.livechat.selectors import widget_online
+
+    widget = make_widget(shop, offline_when_no_agents=True)
+    assert widget_online(widget=widget) is False
+    services.agent_presence_change(agent_id=agent.pk, shop_id=shop.pk, delta=1)
+    cache.clear()
+    assert widget_online(widget=widget) is True
+    services.agent_presence_change(agent_id=agent.pk, shop_id=shop.pk, delta=-1)
+    cache.clear()
+    assert widget_online(widget=widget) is False
