@@ -156,6 +156,8 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = False
 STATICFILES_DIRS = [PACKAGE_DIR / "ui" / area / "static" for area in ("desk", "public")]
 
+# Django's database sessions, read per request by one plain SELECT (opiekun/core/sessions.py).
+SESSION_ENGINE = "opiekun.core.sessions"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"

@@ -15,14 +15,27 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 
+from opiekun.agents.models import Agent
+from opiekun.core.rowload import Join, JoinedRow
+from opiekun.shops.models import Shop
+
+# user ⟕ agent (agents_agent.user_id = auth_user.id) ⟕ shop (shops_shop.id = agents_agent.shop_id), the
+# SQL written once (compiling the select_related query per request cost more than running it).
+_USER_AGENT_SHOP = JoinedRow(
+    get_user_model(),
+    [
+        Join(Agent, "agent", via=0, column="user_id", other_column="id", reverse=True),
+        Join(Shop, "shop", via=1, column="id", other_column="shop_id"),
+    ],
+)
+
 
 class DeskBackend(ModelBackend):
     def get_user(self, user_id: Any) -> Any:
         """The active user with `user.agent` and `user.agent.shop` loaded (one query), or None."""
-        model = get_user_model()
-        user = (
-            model._default_manager.select_related("agent", "agent__shop")  # type: ignore[attr-defined]
-            .filter(pk=user_id)
-            .first()
-        )
+        try:
+            user_id = get_user_model()._meta.pk.to_python(user_id)  # type: ignore[union-attr]
+        except Exception:  # a session carrying a malformed id signs nobody in
+            return None
+        user: Any = _USER_AGENT_SHOP.get(user_id)
         return user if user is not None and self.user_can_authenticate(user) else None
