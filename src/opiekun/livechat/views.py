@@ -118,10 +118,20 @@ def _texts(widget: selectors.Widget, language: str) -> dict[str, str]:
 @require_GET
 def widget_config(request: HttpRequest, key: str) -> HttpResponse:
     """What the widget shows before it connects: colours, texts, pre-chat form, online or not."""
-    widget = _widget_or_404(key)
-    origin = _origin(request, widget)
+    try:
+        widget = selectors.access_widget(key)
+    except NotFound:
+        gone = JsonResponse({"ok": False, "code": "unknown_widget"}, status=404)
+        gone["Access-Control-Allow-Origin"] = "*"  # readable, so an outdated snippet stands down
+        return gone
+    # Browsers leave Origin out of same-origin GETs (the demo page, a shop served by Opiekun itself);
+    # a cross-origin fetch always carries one, and then it must be on the widget's list.
+    origin = _origin(request, widget) if "Origin" in request.headers else ""
     if origin is None:
-        return JsonResponse({"ok": False, "code": "forbidden_origin"}, status=403)
+        # Readable by the refused page (it reveals nothing), so the widget there can stand down.
+        refused = JsonResponse({"ok": False, "code": "forbidden_origin"}, status=403)
+        refused["Access-Control-Allow-Origin"] = "*"
+        return refused
     language = _language(request, request.GET.get("lang"))
     config = widget.config
     body = {
@@ -139,7 +149,8 @@ def widget_config(request: HttpRequest, key: str) -> HttpResponse:
         "file_types": list(ALLOWED_TYPES),
         **_texts(widget, language),
     }
-    return _cors(JsonResponse(body), origin)
+    response = JsonResponse(body)
+    return _cors(response, origin) if origin else response
 
 
 def _session_from_post(request: HttpRequest, widget: selectors.Widget) -> ChatSession | None:
@@ -373,14 +384,15 @@ def chat_demo(request: HttpRequest) -> HttpResponse:
     widget = demo_widget(shop, request)
     language = _language(request, request.GET.get("lang") or shop.default_language)
     identity = demo_identity(widget, request.GET.get("as", ""))
-    return render(
-        request,
-        "livechat/demo.html",
-        {
-            "shop": shop,
-            "key": widget.config.public_key,
-            "language": language,
-            "script_url": reverse("livechat:widget"),
-            "identity_json": json.dumps(identity) if identity else "",
-        },
-    )
+    with translation.override(language):  # the pretend shop page speaks its own language (<html lang>)
+        return render(
+            request,
+            "livechat/demo.html",
+            {
+                "shop": shop,
+                "key": widget.config.public_key,
+                "language": language,
+                "script_url": reverse("livechat:widget"),
+                "identity_json": json.dumps(identity) if identity else "",
+            },
+        )

@@ -90,6 +90,7 @@
   var known = {}; // server id → <li>
   var byClient = {}; // client id → <li>
   var agentMax = 0, readByAgent = 0, readSent = 0, unread = 0;
+  var shownMax = 0; // newest message id on this page: a reconnect asks only for what came after it
   var socket = null, welcomed = false, attempt = 0, reconnectTimer = null, pingTimer = null, lastHeard = 0;
   var stopped = false, afterWelcome = [], typingTimer = null, typingOn = false, typingLast = 0, agentTypingTimer = null;
   var identified = false, prechatDone = !!state.prechatDone;
@@ -103,7 +104,8 @@
     ".w{--c:#2f6f4f;--on:#fff;position:fixed;bottom:20px;right:20px;z-index:2147483000;font:15px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1b1f24}" +
     ".w.left{right:auto;left:20px}" +
     ".launcher{width:58px;height:58px;border-radius:50%;border:0;background:var(--c);color:var(--on);cursor:pointer;box-shadow:0 6px 20px rgba(0,0,0,.22);display:grid;place-items:center;position:relative;transition:transform .15s}" +
-    ".launcher:hover{transform:scale(1.05)}.launcher:focus-visible,button:focus-visible,textarea:focus-visible,input:focus-visible{outline:3px solid #1a73e8;outline-offset:2px}" +
+    ".launcher:hover{transform:scale(1.05)}.launcher:focus-visible,button:focus-visible{outline:3px solid #1a73e8;outline-offset:2px}" +
+    "textarea:focus-visible,input:focus-visible{outline:2px solid var(--c);outline-offset:1px;border-color:var(--c)}" +
     ".launcher svg{width:28px;height:28px}.badge{position:absolute;top:-2px;right:-2px;min-width:22px;height:22px;border-radius:11px;background:#d93025;color:#fff;font-size:12px;font-weight:700;display:grid;place-items:center;padding:0 6px;border:2px solid #fff}" +
     ".panel{position:absolute;bottom:72px;right:0;width:370px;height:min(600px,calc(100vh - 110px));background:#fff;border-radius:16px;box-shadow:0 12px 48px rgba(0,0,0,.22);display:flex;flex-direction:column;overflow:hidden}" +
     ".w.left .panel{right:auto;left:0}[hidden]{display:none!important}" +
@@ -300,6 +302,7 @@
     known[m.id] = li;
     if (m.from === "visitor") setState(li, m.id <= readByAgent ? "read" : "sent");
     if (m.id > state.lastId) { state.lastId = m.id; save(); }
+    shownMax = Math.max(shownMax, m.id);
     if (m.from === "agent" && m.id > agentMax) {
       agentMax = m.id;
       send({ type: "delivered", up_to: m.id });
@@ -384,7 +387,7 @@
     var slow = setTimeout(function () { if (socket === ws && !welcomed) showBanner(attempt ? t("reconnecting") : t("connecting")); }, 1500);
     ws.onopen = function () {
       lastHeard = Date.now();
-      ws.send(JSON.stringify({ type: "hello", session: state.session || null, identity: identity(), lang: LANG, last_id: state.lastId || 0, page: { url: location.href, title: document.title } }));
+      ws.send(JSON.stringify({ type: "hello", session: state.session || null, identity: identity(), lang: LANG, last_id: shownMax, page: { url: location.href, title: document.title } }));
       clearInterval(pingTimer);
       pingTimer = setInterval(function () {
         if (ws.readyState !== 1) return;
@@ -460,6 +463,7 @@
           delete byClient[f.client_id];
         }
         if (f.id > state.lastId) { state.lastId = f.id; save(); }
+        shownMax = Math.max(shownMax, f.id);
         break;
       case "message":
         showMessage(f);
@@ -571,6 +575,15 @@
     form.appendChild(l);
     return input;
   }
+  [preForm, offForm, trnForm].forEach(function (form) {
+    form.addEventListener("input", function (e) {
+      var input = e.target;
+      if (!input || !input.getAttribute || input.getAttribute("aria-invalid") !== "true") return;
+      input.removeAttribute("aria-invalid");
+      var fe = input.parentNode.querySelector(".fe");
+      if (fe) fe.textContent = "";
+    });
+  });
   function fieldError(form, name, message) {
     var input = form.querySelector('[name="' + name + '"]');
     if (!input) return showError(message);
@@ -700,7 +713,7 @@
     log.textContent = "";
     known = {};
     byClient = {};
-    agentMax = readByAgent = readSent = 0;
+    agentMax = readByAgent = readSent = shownMax = 0;
     prechatDone = false;
     current = null;
     connect();
