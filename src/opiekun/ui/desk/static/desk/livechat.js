@@ -43,7 +43,7 @@
     if (!ring) return;
     var n = frame.count || 0, chats = frame.chats || [];
     ring.hidden = !n;
-    var text = n === 1 ? ring.dataset.tOne : (ring.dataset.tMany || "").replace("%(n)s", n);
+    var text = n === 1 ? ring.dataset.tOne : (ring.dataset.tMany || "").replace("{n}", n);
     ring.querySelector(".lc-ring-text").textContent = text;
     if (chats.length) ring.querySelector("a").href = ring.dataset.url.replace("/0/", "/" + Number(chats[0].number) + "/");
     ring.dataset.count = String(n);
