@@ -265,7 +265,7 @@ class VisitorConsumer(_Bounded):
             await self.queue({"type": "error", "code": "already_started"})
             return
         key = tokens.session_key_from(data.get("session"), inbox_id=self.widget.inbox.pk)
-        page = data.get("page") if isinstance(data.get("page"), dict) else {}
+        page: dict[str, Any] = data["page"] if isinstance(data.get("page"), dict) else {}
         headers = dict(self.scope.get("headers") or [])
         client = self.scope.get("client") or ("", 0)
         try:

@@ -184,7 +184,7 @@ def waiting_chats(*, shop_id: int, limit: int = 50) -> list[dict[str, Any]]:
             "number": r["number"],
             "assignee_id": r["assignee_id"],
             "team_id": r["team_id"],
-            "waiting_since": r["waiting_since"].isoformat(),
+            "waiting_since": r["waiting_since"].isoformat() if r["waiting_since"] else None,
         }
         for r in rows
     ]

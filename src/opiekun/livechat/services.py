@@ -196,7 +196,7 @@ def chat_prechat(
     ChatSession.objects.filter(pk=session.pk).update(given_name=name, given_email=email, given_phone=phone)
     session.given_name, session.given_email, session.given_phone = name, email, phone
     if session.contact is not None and name and not session.contact.name:
-        Contact.objects.filter(pk=session.contact_id).update(name=name)
+        Contact.objects.filter(pk=session.contact.pk).update(name=name)
     _changed(session)
 
 

@@ -150,7 +150,7 @@ def chat_report(*, shop_id: int, since: dt.datetime, until: dt.datetime) -> dict
         )
     }
     rows = _rows(conversation_ids)
-    total = {"chats": 0, "missed": 0, "answered": 0, "wait_seconds": [], "reply_seconds": []}
+    total: dict[str, Any] = {"chats": 0, "missed": 0, "answered": 0, "wait_seconds": [], "reply_seconds": []}
     per_agent: dict[int | None, dict[str, Any]] = defaultdict(
         lambda: {"chats": 0, "replies": 0, "reply_seconds": []}
     )

@@ -261,7 +261,7 @@ def offline_message(request: HttpRequest, key: str) -> HttpResponse:
 
 
 @require_GET
-def visitor_file(request: HttpRequest, token: str) -> HttpResponse:
+def visitor_file(request: HttpRequest, token: str) -> FileResponse:
     """A file of the visitor's own chat, by a signed link the socket handed out (expires in a day)."""
     found = tokens.file_from(token)
     if found is None:

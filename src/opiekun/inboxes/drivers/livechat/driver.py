@@ -54,8 +54,8 @@ class LivechatConfig(DriverConfig):
     title: dict[str, str] = Field(default_factory=dict, description="Header text per language code.")
     greeting: dict[str, str] = Field(default_factory=dict, description="First words per language code.")
     prechat_enabled: bool = False
-    prechat_fields: list[PrechatField] = Field(default_factory=lambda: ["name", "email"])
-    prechat_required: list[PrechatField] = Field(default_factory=lambda: ["email"])
+    prechat_fields: list[PrechatField] = Field(default_factory=lambda: list[PrechatField](["name", "email"]))
+    prechat_required: list[PrechatField] = Field(default_factory=lambda: list[PrechatField](["email"]))
     # Opening hours per weekday in `timezone`, e.g. {"mon": "08:00-16:00"}; a day left out is closed.
     # No hours at all: open around the clock (still offline when no agent is there, see below).
     business_hours: dict[str, str] = Field(default_factory=dict)
