@@ -23,6 +23,11 @@ from .conftest import screenshot
 
 pytestmark = pytest.mark.browser
 
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
+    b"\x00\x00\x00\rIDATx\x9cc\xf8\xff\xff?\x00\x05\xfe\x02\xfe\xa7V\xbd\xfa\x00\x00\x00\x00IEND\xaeB`\x82"
+)
+
 # Records the page's websockets, and can lose the next chat message on the wire (a dying network).
 SOCKETS = """
 (() => {
@@ -129,11 +134,28 @@ def test_visitor_and_agent_chat_live_and_survive_a_dropped_connection(server, ne
     expect(anna.locator("#thread li.msg", has_text=lost)).to_have_count(1)
     expect(anna.locator("#thread li.msg", has_text=question)).to_have_count(1)
 
-    # A reload keeps the conversation (the session is signed and kept by the widget).
+    # A reload keeps the conversation (the session is signed and kept by the widget), still open.
     visitor.reload()
-    widget(visitor).locator(".launcher").click()
+    expect(widget(visitor).locator(".panel")).to_be_visible()
     expect(bubbles(visitor, while_away)).to_have_count(1)
     expect(bubbles(visitor, question)).to_have_count(1)
+
+    # A photo of the receipt: checked by the server, shown on both sides.
+    widget(visitor).locator("input.fi").set_input_files(
+        files=[{"name": "paragon.png", "mimeType": "image/png", "buffer": PNG}]
+    )
+    expect(widget(visitor).locator(".msg.v img[alt='paragon.png']")).to_be_visible()
+    expect(anna.locator("#thread")).to_contain_text("paragon.png")
+
+    # The transcript, mailed to the address from the pre-chat form.
+    widget(visitor).locator("button.mb").click()
+    widget(visitor).locator('[data-act="transcript"]').click()
+    expect(widget(visitor).locator(".trn input[name=email]")).to_have_value("ola.nowak@example.com")
+    widget(visitor).locator(".trn button.primary").click()
+    expect(widget(visitor).locator(".done")).to_contain_text("on its way to ola.nowak@example.com")
+    mail = server.wait_for_mail(lambda m: str(m["Subject"]).startswith("Your chat with Sklep Demo"))
+    body = mail.get_body(preferencelist=("plain",)).get_content()
+    assert question in body and reply in body and lost in body
 
     anna.locator("#thread").scroll_into_view_if_needed()
     screenshot(anna, "livechat-desk.png")

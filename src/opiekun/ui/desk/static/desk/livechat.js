@@ -200,7 +200,11 @@
       timer = setTimeout(connect, ceiling / 2 + Math.random() * (ceiling / 2));
     };
   }
-  document.addEventListener("htmx:afterSettle", function () { onThread(); });
+  document.addEventListener("htmx:afterSettle", function () {
+    // The thread changed (a message came or went): a visitor still typing says so again within 2 s.
+    visitorTyping(false);
+    onThread();
+  });
   document.addEventListener("visibilitychange", function () {
     if (document.visibilityState === "visible") { markRead(); if (!socket) { attempt = 0; connect(); } }
   });
