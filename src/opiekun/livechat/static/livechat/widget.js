@@ -635,8 +635,9 @@
   function buildOffline() {
     offForm.textContent = "";
     offForm.appendChild(el("p", "", t("offlineIntro")));
-    var first = field(offForm, "name", t("name"), "text", "", false);
-    field(offForm, "email", t("email"), "email", state.email, true);
+    var who = identity() || {}; // the shop's signed-in customer: no need to type who they are
+    var first = field(offForm, "name", t("name"), "text", typeof who.name === "string" ? who.name : "", false);
+    field(offForm, "email", t("email"), "email", state.email || (typeof who.email === "string" ? who.email : ""), true);
     field(offForm, "message", t("message"), "textarea", "", true);
     var hp = el("input", "hp");
     hp.name = "website";
@@ -648,7 +649,7 @@
     go.type = "submit";
     offForm.appendChild(go);
     only(offForm);
-    first.focus();
+    (first.value ? offForm.querySelector("textarea") : first).focus();
   }
   offForm.addEventListener("submit", function (e) {
     e.preventDefault();
