@@ -55,7 +55,8 @@ def test_healthz_is_503_when_the_channel_layer_does_not_answer(client, monkeypat
             await asyncio.sleep(60)
             return {}
 
-    monkeypatch.setattr(health, "get_channel_layer", lambda: Deaf())
+    deaf = Deaf()
+    monkeypatch.setattr(health, "get_channel_layer", lambda: deaf)
     monkeypatch.setattr(health, "LAYER_TIMEOUT", 0.2)
     started = time.monotonic()
     response = client.get("/healthz")
@@ -66,3 +67,31 @@ def test_healthz_is_503_when_the_channel_layer_does_not_answer(client, monkeypat
 
 def test_healthz_answers_get_only(client):
     assert client.post("/healthz").status_code == 405
+
+
+@pytest.mark.django_db
+def test_the_layer_check_is_remembered_for_a_few_seconds_then_repeated(client, monkeypatch):
+    class Counting:
+        trips = 0
+        box: list = []  # type: ignore[type-arg]
+
+        async def new_channel(self, prefix: str) -> str:
+            return prefix + "x"
+
+        async def send(self, channel: str, message: dict) -> None:  # type: ignore[type-arg]
+            type(self).trips += 1
+            self.box.append(message)
+
+        async def receive(self, channel: str) -> dict:  # type: ignore[type-arg]
+            return self.box.pop()
+
+    layer = Counting()
+    now = [1000.0]
+    monkeypatch.setattr(health, "get_channel_layer", lambda: layer)
+    monkeypatch.setattr(health, "_now", lambda: now[0])
+    for _ in range(5):
+        assert client.get("/healthz").json()["channel_layer"]["status"] == "ok"
+    assert Counting.trips == 1
+    now[0] += health.LAYER_CHECK_EVERY + 0.1
+    client.get("/healthz")
+    assert Counting.trips == 2
