@@ -23,7 +23,7 @@ from aiosmtpd.controller import Controller
 from huey.contrib.djhuey import HUEY
 
 from opiekun.conversations.models import Message
-from opiekun.conversations.services import message_send, note_add
+from opiekun.conversations.services import message_resend, message_send, note_add
 from opiekun.core.logging import RedactSecretsFilter
 from opiekun.inboxes import delivery
 from opiekun.inboxes.registry import drivers
@@ -219,6 +219,25 @@ def test_refused_recipient_fails_with_the_reason(
     assert message.delivery_status == Message.Delivery.FAILED
     assert "Recipient refused" in message.delivery_error and "jan@example.org" in message.delivery_error
     assert _scheduled_for(message.pk) == [] and smtp.mails == []
+
+
+@pytest.mark.django_db
+def test_a_refused_reply_sent_again_goes_out_once_in_the_same_thread(
+    case, smtp, django_capture_on_commit_callbacks, clean_schedule
+):
+    smtp.refuse.add("jan@example.org")
+    message = _reply(case, django_capture_on_commit_callbacks)
+    assert message.delivery_status == Message.Delivery.FAILED
+    first_id = message.rfc_message_id
+
+    smtp.refuse.clear()  # the customer fixed their mailbox
+    with django_capture_on_commit_callbacks(execute=True):
+        message_resend(message=message, agent=case["anna"])
+    message.refresh_from_db()
+    assert message.delivery_status == Message.Delivery.SENT and message.delivery_error == ""
+    [mail] = smtp.mails
+    assert mail["Message-ID"].strip("<>") == first_id  # the same reply, threaded as before
+    assert "Recipient refused" not in message.delivery_error
 
 
 @pytest.mark.django_db

@@ -442,6 +442,47 @@ def message_send(
     return message
 
 
+def message_resend(*, message: Message, agent: Agent, ip: str | None = None) -> Message:
+    """Queue a reply that could not be delivered once more, as it was (same text, files, Message-ID).
+
+    Only a public outbound message whose delivery failed; the attempts start again from zero.
+    """
+    if message.direction != Message.Direction.OUTBOUND or message.is_internal:
+        raise ValidationFailed("Only a reply to the customer can be sent again.")
+    if message.delivery_status != Message.Delivery.FAILED:
+        raise ValidationFailed("Only a reply that was not delivered can be sent again.")
+    if message.shop_id != agent.shop_id:
+        raise ValidationFailed("This reply belongs to another shop.")
+    with transaction.atomic():
+        updated = Message.objects.filter(pk=message.pk, delivery_status=Message.Delivery.FAILED).update(
+            delivery_status=Message.Delivery.QUEUED, delivery_error="", delivery_attempts=0
+        )
+        if not updated:  # someone else sent it again a moment ago
+            raise ValidationFailed("Only a reply that was not delivered can be sent again.")
+        event_append(
+            shop_id=message.shop_id,
+            conversation=message.conversation,
+            kind="delivery_retried",
+            actor=agent,
+            data={"message": message.pk},
+        )
+        audit_record(
+            actor=agent,
+            action="message.resend",
+            obj=message.conversation,
+            data={"message": message.pk},
+            ip=ip,
+        )
+        publish(
+            MessageUpdated(
+                shop_id=message.shop_id, conversation_id=message.conversation_id, message_id=message.pk
+            )
+        )
+        publish(OutboundQueued(shop_id=message.shop_id, message_id=message.pk))
+    message.refresh_from_db()
+    return message
+
+
 def note_add(
     *,
     conversation: Conversation,

@@ -28,6 +28,9 @@ SERVICE_MESSAGES = (
     gettext_noop("Unknown conversation."),
     gettext_noop("Unknown language."),
     gettext_noop("That macro belongs to another shop."),
+    gettext_noop("Only a reply to the customer can be sent again."),
+    gettext_noop("Only a reply that was not delivered can be sent again."),
+    gettext_noop("This reply belongs to another shop."),
     # conversations/attachments.check_files
     gettext_noop("%(name)s is empty."),
     gettext_noop("At most %(n)d files can be attached."),

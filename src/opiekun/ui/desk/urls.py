@@ -21,6 +21,7 @@ urlpatterns = [
     path("c/<int:number>/order/", conversation.order_action, name="order"),
     path("c/<int:number>/merge/", conversation.merge_action, name="merge"),
     path("c/<int:number>/log/", conversation.log_action, name="log"),
+    path("c/<int:number>/m/<int:message_id>/resend/", conversation.resend_action, name="resend"),
     path("contacts/<int:contact_id>/", contacts.contact_view, name="contact"),
     path("contacts/<int:contact_id>/caretaker/", contacts.caretaker_action, name="contact_caretaker"),
     path("contacts/<int:contact_id>/merge/", contacts.merge_action, name="contact_merge"),

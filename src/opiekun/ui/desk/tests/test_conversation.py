@@ -448,3 +448,56 @@ def test_identity_flag_is_visible(desk, conv):
 @pytest.mark.django_db
 def test_unknown_number_is_404(desk):
     assert desk.get("/c/99999/").status_code == 404
+
+
+def _failed_reply(desk, conv):  # type: ignore[no-untyped-def]
+    desk.post(url(conv, "compose"), {"mode": "reply", "text": "Your parcel left today."})
+    reply = Message.objects.get(conversation=conv, direction="out")
+    Message.objects.filter(pk=reply.pk).update(
+        delivery_status="failed", delivery_error="550 5.1.1 mailbox unavailable", delivery_attempts=6
+    )
+    return reply
+
+
+@pytest.mark.django_db
+def test_a_reply_that_was_not_delivered_can_be_sent_again(desk, conv, agent):
+    from opiekun.agents.models import AuditLog
+
+    reply = _failed_reply(desk, conv)
+    html = desk.get(url(conv)).content.decode()
+    assert f'action="/c/{conv.number}/m/{reply.pk}/resend/"' in html and "Send again" in html
+    response = desk.post(f"/c/{conv.number}/m/{reply.pk}/resend/", headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert "The reply is being sent again." in response.content.decode()
+    reply.refresh_from_db()
+    assert (reply.delivery_status, reply.delivery_error, reply.delivery_attempts) == ("queued", "", 0)
+    assert reply.text == "Your parcel left today."  # the same reply, not a copy
+    assert Message.objects.filter(conversation=conv, direction="out").count() == 1
+    assert kinds(conv)[-1] == "delivery_retried"
+    assert AuditLog.objects.filter(action="message.resend", actor=agent).exists()
+    # Queued again, it is no longer "not delivered": a second click is refused and changes nothing.
+    again = desk.post(f"/c/{conv.number}/m/{reply.pk}/resend/", headers={"HX-Request": "true"})
+    assert "Only a reply that was not delivered can be sent again." in again.content.decode()
+    assert kinds(conv).count("delivery_retried") == 1
+
+
+@pytest.mark.django_db
+def test_only_failed_replies_of_this_conversation_can_be_sent_again(desk, conv, agent, inbox, other_shop):
+    reply = _failed_reply(desk, conv)
+    note = note_add(conversation=conv, agent=agent, text="internal")
+    Message.objects.filter(pk=note.pk).update(delivery_status="failed")
+    refused = desk.post(f"/c/{conv.number}/m/{note.pk}/resend/", headers={"HX-Request": "true"})
+    assert "Only a reply to the customer can be sent again." in refused.content.decode()
+    assert Message.objects.get(pk=note.pk).delivery_status == "failed"
+    # Another conversation's message through this one's URL, and another shop's: not found, untouched.
+    other = inbound(inbox, text="second case", subject="Other").conversation
+    assert desk.post(f"/c/{other.number}/m/{reply.pk}/resend/").status_code == 404
+    foreign = factories.MessageFactory(
+        conversation=factories.ConversationFactory(shop=other_shop),
+        direction="out",
+        delivery_status="failed",
+    )
+    assert desk.post(f"/c/{conv.number}/m/{foreign.pk}/resend/").status_code == 404
+    assert Message.objects.get(pk=foreign.pk).delivery_status == "failed"
+    assert Message.objects.get(pk=reply.pk).delivery_status == "failed"
+    assert desk.get(f"/c/{conv.number}/m/{reply.pk}/resend/").status_code == 405

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -502,6 +502,25 @@ def log_contact(
             _("The contact could not be logged: %(reason)s") % {"reason": result.reason or result.outcome},
         )
     return result, form, ""
+
+
+@require_POST
+@agent_view
+def resend_action(request: HttpRequest, number: int, message_id: int) -> HttpResponse:
+    """Send a reply that was not delivered once more (message_resend); only this conversation's message."""
+    conversation = _conversation(request, number)
+    message = conversation.messages.filter(pk=message_id).first()
+    if message is None:
+        raise Http404()
+    try:
+        services.message_resend(
+            message=message,
+            agent=request.agent,  # type: ignore[attr-defined]
+            ip=client_ip(request),
+        )
+    except ValidationFailed as exc:
+        return _answer(request, conversation, error=service_error(exc))
+    return _answer(request, conversation, notice=_("The reply is being sent again."))
 
 
 @require_POST

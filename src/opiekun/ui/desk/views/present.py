@@ -227,6 +227,8 @@ def event_text(event: Event) -> str:
             return _("Follow-up conversation #%(n)s opened") % {"n": d.get("number", "")}
         case "delivery_failed":
             return _("A reply could not be delivered: %(error)s") % {"error": d.get("error", "")}
+        case "delivery_retried":
+            return _("A reply that was not delivered is being sent again")
         case "caretaker_set":
             if d.get("reason") == "first_reply" and d.get("caretaker"):
                 return _("%(name)s became the caretaker (first reply)") % {"name": d["caretaker"]}
@@ -260,6 +262,7 @@ EVENT_ICONS = {
     "merged": "i-merge",
     "merged_into": "i-merge",
     "delivery_failed": "i-alert",
+    "delivery_retried": "i-send",
     "caretaker_set": "i-heart",
     "contact_merged": "i-merge",
     "identity_flagged": "i-alert",
