@@ -407,3 +407,68 @@ def test_page_changes_and_the_session_show_on_the_desk(live, widget):
         await v.disconnect()
 
     live(scenario)
+
+
+def test_signing_in_at_the_shop_folds_the_anonymous_chat_into_the_customer(live, shop, widget):
+    customer = factories.ContactFactory(shop=shop, name="Jan Kowalski", email="jan@example.com")
+
+    async def scenario():
+        v = await visitor()
+        welcome = await hello(v)
+        await v.send_json_to({"type": "message", "client_id": "c1", "text": "Zanim się zaloguję…"})
+        ack = await next_frame(v, lambda f: f["type"] == "ack")
+        await v.disconnect()
+        # The visitor logs in at the shop; the next page carries the signed identity.
+        again = await visitor()
+        identity = signed_identity("jan@example.com", "Jan Kowalski", int(time.time()) + 600)
+        w = await hello(again, session=welcome["session"], identity=identity)
+        assert w["identified"] is True and [m["id"] for m in w["messages"]] == [ack["id"]]
+        await again.send_json_to({"type": "message", "client_id": "c2", "text": "…już jestem zalogowany"})
+        second = await next_frame(again, lambda f: f["type"] == "ack")
+        conversation = await sync_to_async(Conversation.objects.get)(messages__pk=second["id"])
+        assert conversation.contact_id == customer.pk
+        assert await sync_to_async(
+            Conversation.objects.filter(messages__pk=ack["id"], contact=customer).exists
+        )()
+        await again.disconnect()
+
+    live(scenario)
+
+
+def test_ending_the_chat_starts_afresh_next_time(live, widget):
+    async def scenario():
+        v = await visitor()
+        welcome = await hello(v)
+        await v.send_json_to({"type": "message", "client_id": "c1", "text": "Dziękuję, to wszystko"})
+        await next_frame(v, lambda f: f["type"] == "ack")
+        await v.send_json_to({"type": "end"})
+        assert (await next_frame(v))["type"] == "ended"
+        await v.disconnect()
+        again = await visitor()
+        w = await hello(again, session=welcome["session"])
+        assert w["messages"] == [] and w["session"] != welcome["session"]
+        await again.disconnect()
+
+    live(scenario)
+
+
+def test_the_transcript_is_requested_over_the_socket(live, widget, monkeypatch):
+    sent = []
+    monkeypatch.setattr("opiekun.livechat.transcripts.transcript_send", lambda **kw: sent.append(kw) or True)
+
+    async def scenario():
+        v = await visitor()
+        await hello(v)
+        await v.send_json_to({"type": "transcript", "email": "ola@example.com"})
+        error = await next_frame(v)
+        assert error["type"] == "error" and error["field"] == "email"  # nothing to send yet
+        await v.send_json_to({"type": "message", "client_id": "c1", "text": "Pytanie"})
+        await next_frame(v, lambda f: f["type"] == "ack")
+        await v.send_json_to({"type": "transcript", "email": "not an address"})
+        assert (await next_frame(v))["field"] == "email"
+        await v.send_json_to({"type": "transcript", "email": "Ola@Example.com"})
+        assert await next_frame(v) == {"type": "transcript_ok", "email": "ola@example.com"}
+        await v.disconnect()
+
+    live(scenario)
+    assert [kw["email"] for kw in sent] == ["ola@example.com"]
