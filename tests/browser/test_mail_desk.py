@@ -206,6 +206,16 @@ def test_admin_mailboxes_quarantine_retry_and_agent_thread(server, new_page, log
     agent.locator("body").click(position={"x": 5, "y": 5})
     thread.locator(".delivery-error").scroll_into_view_if_needed()
     screenshot(agent, "desk-email-thread.png")
+    # The customer says the mailbox works again: the same reply goes out once more, in the same thread.
+    before = len(server.mails)
+    thread.locator(".delivery-error").get_by_role("button", name="Send again").click()
+    expect(agent.locator("#toasts")).to_contain_text("The reply is being sent again.")
+    again = server.wait_for_mail(
+        lambda m: server.mails.index(m) >= before and "sprawdzamy przesyłkę" in text_of(m), timeout=30
+    )
+    assert again["Message-ID"] == sent["Message-ID"]
+    agent.reload()
+    expect(agent.locator("#thread .delivery-error")).to_have_count(0)
     # The agent (not an admin) has no Mailboxes link and is refused the page.
     expect(agent.locator("#nav-mailboxes")).to_have_count(0)
     assert agent.request.get(server.url + "/mail/").status == 403
