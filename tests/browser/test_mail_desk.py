@@ -133,6 +133,11 @@ def test_admin_mailboxes_quarantine_retry_and_agent_thread(server, new_page, log
     expect(imap.locator(".health-problem")).to_contain_text("connection refused")
     imap.get_by_role("button", name="Test connection").click()
     expect(imap.locator(".mail-test-bad")).to_contain_text("connection refused")
+    # The first mailbox sends through its own SMTP server: the test logs in there, nothing is sent.
+    sent_before = len(server.mails)
+    box.get_by_role("button", name="Test connection").click()
+    expect(box.locator(".mail-test-ok")).to_contain_text("Sending works")
+    assert len(server.mails) == sent_before
     expect(admin.locator("#nav-mailboxes .count")).to_have_text("2")
     screenshot(admin, "desk-mailboxes.png")
 

@@ -21,6 +21,7 @@ from django.db import DatabaseError, close_old_connections
 
 from opiekun.core import clock
 
+from .drivers.email import smtp_send
 from .drivers.email.driver import EmailConfig
 from .drivers.email.imap import FetchedMail, FetchReport, ImapSettings, fetch_new, test_connection, watch
 from .mailstore import imap_cursor, mail_process_pending, mail_receive
@@ -93,6 +94,20 @@ def test_inbox(inbox: Inbox) -> str | None:
     if imap is None:
         return "This inbox has no IMAP server configured."
     return test_connection(imap)
+
+
+def test_sending(inbox: Inbox) -> str | None:
+    """None when the inbox's own SMTP server takes its login (connect, TLS, log in, QUIT: nothing is
+    sent), else what is wrong; None too when replies go out through the installation's mail settings."""
+    try:
+        smtp = inbox.settings(EmailConfig).smtp()
+    except ValueError as exc:
+        return f"The inbox settings are invalid: {exc}"
+    return smtp_send.test_connection(smtp) if smtp is not None else None
+
+
+test_inbox.__test__ = False  # type: ignore[attr-defined]  # not pytest tests, despite their names
+test_sending.__test__ = False  # type: ignore[attr-defined]
 
 
 class MailService:

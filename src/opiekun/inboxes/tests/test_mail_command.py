@@ -262,3 +262,30 @@ def test_pending_processes_mail_stored_but_not_processed(email_inbox: Inbox) -> 
     row = RawMail.objects.get(pk=raw_id)
     assert (row.state, row.outcome) == (RawMail.State.PROCESSED, pipeline.CREATED)
     assert mail("pending").strip() == "processed 0 stored mail(s)"
+
+
+@pytest.mark.django_db
+def test_mail_test_logs_in_to_imap_and_smtp_and_says_which_one_fails(shop, smtp_sink) -> None:
+    from opiekun.testing.mailservers import free_port
+
+    factories.InboxFactory(
+        shop=shop,
+        kind="email",
+        name="Support",
+        config={
+            "address": "pomoc@sklep.test",
+            "imap_host": "127.0.0.1",
+            "imap_port": free_port(),  # nobody listens
+            "imap_security": "none",
+            "smtp_host": smtp_sink.host,
+            "smtp_port": smtp_sink.port,
+            "smtp_security": "none",
+        },
+    )
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="The connection test failed"):
+        call_command("mail", "test", stdout=out, stderr=io.StringIO())
+    line = out.getvalue().strip()
+    assert line.startswith("Support: receiving (IMAP) ") and "refused" in line
+    assert line.endswith("sending (SMTP) OK")
+    assert smtp_sink.messages == []  # logged in, nothing sent

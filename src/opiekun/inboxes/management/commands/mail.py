@@ -41,7 +41,9 @@ class Command(BaseCommand):
         imp = sub.add_parser("import", help="Feed .eml/.mbox files through the e-mail pipeline.")
         imp.add_argument("files", nargs="+", help=".eml files (one mail each) or mbox files.")
         fetch = sub.add_parser("fetch", help="Fetch new mail over IMAP once.")
-        test = sub.add_parser("test", help="Test the IMAP connection of the inbox(es).")
+        test = sub.add_parser(
+            "test", help="Log in to the inbox(es)' IMAP and SMTP servers (nothing is fetched or sent)."
+        )
         for p in (imp, fetch, test):
             p.add_argument("--inbox", help="The e-mail inbox's name (default: the shop's e-mail inboxes).")
             p.add_argument("--shop", help="The shop's slug (needed when there are several shops).")
@@ -105,10 +107,18 @@ class Command(BaseCommand):
 
     def do_test(self, **options: Any) -> None:
         failed = False
-        for inbox in self._inboxes(options.get("shop"), options.get("inbox"), pulled=True):
-            problem = fetching.test_inbox(inbox)
-            failed = failed or problem is not None
-            self.stdout.write(f"{inbox.name}: {problem or 'OK'}")
+        for inbox in self._inboxes(options.get("shop"), options.get("inbox"), own_servers=True):
+            config = inbox.config or {}
+            parts = []
+            for label, configured, test in (
+                ("receiving (IMAP)", config.get("imap_host"), fetching.test_inbox),
+                ("sending (SMTP)", config.get("smtp_host"), fetching.test_sending),
+            ):
+                if configured:
+                    problem = test(inbox)
+                    failed = failed or problem is not None
+                    parts.append(f"{label} {problem or 'OK'}")
+            self.stdout.write(f"{inbox.name}: " + "; ".join(parts))
         if failed:
             raise CommandError("The connection test failed.")
 
@@ -166,15 +176,18 @@ class Command(BaseCommand):
 
     # -- helpers
 
-    def _inboxes(self, slug: str | None, name: str | None, *, pulled: bool = False) -> list[Inbox]:
+    def _inboxes(
+        self, slug: str | None, name: str | None, *, pulled: bool = False, own_servers: bool = False
+    ) -> list[Inbox]:
         shop = _shop(slug) or _only_shop()
         inboxes = Inbox.objects.filter(shop=shop, kind="email", is_active=True).order_by("id")
         if name:
             inboxes = inboxes.filter(name=name)
-        found = [i for i in inboxes if not pulled or (i.config or {}).get("imap_host")]
+        wanted = ("imap_host", "smtp_host") if own_servers else ("imap_host",) if pulled else ()
+        found = [i for i in inboxes if not wanted or any((i.config or {}).get(key) for key in wanted)]
         if not found:
             what = f"active e-mail inbox named {name!r}" if name else "active e-mail inbox"
-            hint = " with an IMAP server" if pulled else ""
+            hint = " with an IMAP or SMTP server" if own_servers else " with an IMAP server" if pulled else ""
             raise CommandError(
                 f"The shop {shop.slug!r} has no {what}{hint}. Create one with `opiekun mail add-inbox`."
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import socket
 from unittest import mock
 
 import pytest
@@ -289,6 +290,51 @@ def test_connection_test_shows_ok_or_the_reason(admin_client, mailbox, hx):
     with mock.patch("opiekun.inboxes.fetching.test_inbox", return_value=reason):
         response = admin_client.post(f"/mail/inboxes/{mailbox.pk}/test/", follow=True)
     assert "refused the login" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_connection_test_logs_in_to_the_mailboxs_smtp_server_without_sending(
+    admin_client, mailbox, hx, smtp_sink
+):
+    Inbox.objects.filter(pk=mailbox.pk).update(
+        config={
+            **mailbox.config,
+            "imap_host": "",
+            "smtp_host": smtp_sink.host,
+            "smtp_port": smtp_sink.port,
+            "smtp_security": "none",
+        }
+    )
+    html = admin_client.post(f"/mail/inboxes/{mailbox.pk}/test/", headers=hx).content.decode()
+    assert 'data-part="sending"' in html and "Sending works" in html and "mail-test-bad" not in html
+    assert smtp_sink.messages == []  # a test, not a mail
+    with socket.socket() as s:  # now a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    Inbox.objects.filter(pk=mailbox.pk).update(
+        config={
+            **mailbox.config,
+            "imap_host": "",
+            "smtp_host": "127.0.0.1",
+            "smtp_port": port,
+            "smtp_security": "none",
+        }
+    )
+    html = admin_client.post(f"/mail/inboxes/{mailbox.pk}/test/", headers=hx).content.decode()
+    assert "Sending (SMTP) failed:" in html and "mail-test-bad" in html
+
+
+@pytest.mark.django_db
+def test_a_mailbox_with_no_servers_of_its_own_says_there_is_nothing_to_test(admin_client, mailbox, hx):
+    Inbox.objects.filter(pk=mailbox.pk).update(config={**mailbox.config, "imap_host": "", "smtp_host": ""})
+    with (
+        mock.patch("opiekun.inboxes.fetching.test_inbox") as imap,
+        mock.patch("opiekun.inboxes.fetching.test_sending") as smtp,
+    ):
+        html = admin_client.post(f"/mail/inboxes/{mailbox.pk}/test/", headers=hx).content.decode()
+    imap.assert_not_called()
+    smtp.assert_not_called()
+    assert "no servers of its own to test" in html
 
 
 @pytest.mark.django_db

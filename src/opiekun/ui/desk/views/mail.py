@@ -12,6 +12,7 @@ import datetime as dt
 import functools
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django import forms
@@ -347,19 +348,19 @@ def mailbox_edit_view(request: HttpRequest, inbox_id: int) -> HttpResponse:
     return _save(request, inbox)
 
 
-def _run_test(inbox: Inbox) -> str | None:
-    """fetching.test_inbox in a thread: the page answers within TEST_WAIT_SECONDS whatever the server does."""
+def _run_test(inbox: Inbox, test: Callable[[Inbox], str | None]) -> str | None:
+    """One connection test in a thread: the page answers within TEST_WAIT_SECONDS whatever the server does."""
     result: dict[str, str | None] = {}
     language = translation.get_language()
 
     def work() -> None:
         with translation.override(language):
             try:
-                result["problem"] = fetching.test_inbox(inbox)
+                result["problem"] = test(inbox)
             except Exception as exc:  # the test must answer, whatever the client library raises
                 result["problem"] = _("The test failed: %(error)s") % {"error": exc.__class__.__name__}
 
-    thread = threading.Thread(target=work, name=f"imap-test-{inbox.pk}", daemon=True)
+    thread = threading.Thread(target=work, name=f"mail-test-{inbox.pk}", daemon=True)
     thread.start()
     thread.join(TEST_WAIT_SECONDS)
     if "problem" not in result:
@@ -367,23 +368,43 @@ def _run_test(inbox: Inbox) -> str | None:
     return result["problem"]
 
 
+@dataclass(frozen=True)
+class ConnectionCheck:
+    part: str  # "receiving" (IMAP) | "sending" (SMTP)
+    problem: str | None
+
+
+def _connection_checks(inbox: Inbox) -> list[ConnectionCheck]:
+    """The mailbox's own servers, each logged in to: IMAP for receiving, SMTP for sending (none sent)."""
+    config = inbox.config or {}
+    checks = []
+    if config.get("imap_host"):
+        checks.append(ConnectionCheck("receiving", _run_test(inbox, fetching.test_inbox)))
+    if config.get("smtp_host"):
+        checks.append(ConnectionCheck("sending", _run_test(inbox, fetching.test_sending)))
+    return checks
+
+
 @require_POST
 @admin_view
 def mailbox_test_action(request: HttpRequest, inbox_id: int) -> HttpResponse:
-    """Log in to the inbox's IMAP server and open its folder (read-only); says OK or what is wrong."""
+    """Log in to the inbox's IMAP server (folder opened read-only) and its SMTP server (nothing sent)."""
     inbox = access_inbox(shop_id=request.agent.shop_id, inbox_id=inbox_id, kind=EMAIL)  # type: ignore[attr-defined]
-    if not (inbox.config or {}).get("imap_host"):
-        problem: str | None = _(
-            "This mailbox has no IMAP server: mail arrives through the SMTP intake or imports."
-        )
-    else:
-        problem = _run_test(inbox)
+    checks = _connection_checks(inbox)
+    nothing = _(
+        "This mailbox has no servers of its own to test: mail arrives through the SMTP intake or imports "
+        "and replies go out through the installation's outgoing mail."
+    )
     if is_htmx(request):
         return render(
-            request, "desk/_mail_test_result.html", {"inbox": inbox, "problem": problem, "tested": True}
+            request,
+            "desk/_mail_test_result.html",
+            {"inbox": inbox, "checks": checks, "nothing": "" if checks else nothing, "tested": True},
         )
-    if problem:
-        messages.error(request, _("%(name)s: %(problem)s") % {"name": inbox.name, "problem": problem})
+    problems = [check.problem for check in checks if check.problem]
+    if problems or not checks:
+        for problem in problems or [nothing]:
+            messages.error(request, _("%(name)s: %(problem)s") % {"name": inbox.name, "problem": problem})
     else:
         messages.success(request, _("%(name)s: the connection works.") % {"name": inbox.name})
     return HttpResponseRedirect(reverse("desk:mailboxes") + f"#mailbox-{inbox.pk}")
