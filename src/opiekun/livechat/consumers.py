@@ -178,7 +178,7 @@ class VisitorConsumer(_Bounded):
         self.widget: selectors.Widget | None = None
         self.session: ChatSession | None = None
         self._sent: deque[int] = deque(maxlen=500)
-        self._frames = _Window(*FRAMES_PER_WINDOW)
+        self._frames = _Window(*services.limit("frames", FRAMES_PER_WINDOW))
         self._typing_at = 0.0
         self._seen_at = time.monotonic()
         key = self.scope["url_route"]["kwargs"].get("key", "")

@@ -15,6 +15,12 @@ class ChatMessageStored(DomainEvent):
     conversation_id: int
     message_id: int
     new_chat: bool
+    # What the fan-out needs, carried along so it asks the database nothing per message.
+    public_key: str = ""
+    number: int = 0
+    contact_name: str = ""
+    assignee_id: int | None = None
+    team_id: int | None = None
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,12 @@ Groups:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 
 from opiekun.conversations.events import MessageCreated, MessageUpdated
 from opiekun.conversations.models import ChannelKind, Conversation, Message
@@ -51,44 +55,31 @@ def to_visitor_group(group: str, frame: dict[str, Any]) -> None:
     bridge.group_send(group, {"type": VISITOR_MESSAGE_TYPE, "frame": frame})
 
 
-def _public_key(conversation: Conversation) -> str | None:
-    inbox = conversation.inbox
-    if inbox is None or inbox.kind != ChannelKind.LIVECHAT:
-        return None
-    return str((inbox.config or {}).get("public_key") or "") or None
-
-
 def on_chat_message(event: ChatMessageStored) -> None:
-    """A visitor's message: their other tabs show it, the desks ring (new chat) and recount."""
+    """A visitor's message: their other tabs show it, the desks ring (new chat) and recount.
+
+    Asks the database nothing: the event carries what the frames say (this runs after the commit of
+    every visitor message, in the thread that stored it)."""
     if not bridge.is_live():
         return
-    conversation = (
-        Conversation.objects.select_related("inbox", "contact").filter(pk=event.conversation_id).first()
+    if event.new_chat:
+        # Tabs of the session that opened before the case existed join its group now.
+        to_visitor_group(session_group(event.session_id), {"type": "joined", "number": event.number})
+    bridge.group_send(
+        conversation_group(event.public_key, event.number),
+        {"type": PUSH_MESSAGE_TYPE, "message_id": event.message_id},
     )
-    if conversation is None:
-        return
-    key = _public_key(conversation)
-    if key:
-        if event.new_chat:
-            # Tabs of the session that opened before the case existed join its group now.
-            to_visitor_group(
-                session_group(event.session_id), {"type": "joined", "number": conversation.number}
-            )
-        bridge.group_send(
-            conversation_group(key, conversation.number),
-            {"type": PUSH_MESSAGE_TYPE, "message_id": event.message_id},
-        )
     ring = {
         "type": "ring",
-        "conversation_id": conversation.pk,
-        "number": conversation.number,
+        "conversation_id": event.conversation_id,
+        "number": event.number,
         "new_chat": event.new_chat,
-        "name": conversation.contact.name,
-        "assignee_id": conversation.assignee_id,
-        "team_id": conversation.team_id,
+        "name": event.contact_name,
+        "assignee_id": event.assignee_id,
+        "team_id": event.team_id,
     }
     to_desk(event.shop_id, ring)
-    send_waiting(event.shop_id)
+    waiting_changed(event.shop_id)
 
 
 def on_visitor_changed(event: ChatVisitorChanged) -> None:
@@ -128,10 +119,36 @@ def on_message_created(event: MessageCreated) -> None:
         return
     is_chat = Conversation.objects.filter(pk=event.conversation_id, inbox__kind=ChannelKind.LIVECHAT).exists()
     if is_chat:
-        send_waiting(event.shop_id)
+        waiting_changed(event.shop_id)
 
 
-def send_waiting(shop_id: int) -> None:
+WAITING_DELAY = 0.25  # seconds a shop's changes are gathered before its waiting chats are read once
+_armed: set[tuple[int, int]] = set()  # (id of the loop, shop) with a round pending
+
+
+def waiting_changed(shop_id: int) -> None:
+    """Note (from any thread) that the shop's waiting chats changed; the desks get the list once per
+    WAITING_DELAY however many messages arrived meanwhile (as the desk's counts are pushed)."""
+    bridge.call_soon(_arm, shop_id)
+
+
+def _arm(shop_id: int) -> None:
+    key = (id(asyncio.get_running_loop()), shop_id)
+    if key in _armed:
+        return
+    _armed.add(key)
+    bridge.spawn(_waiting_round(key, shop_id))
+
+
+async def _waiting_round(key: tuple[int, int], shop_id: int) -> None:
     from .selectors import waiting_chats
 
-    to_desk(shop_id, {"type": "waiting", "chats": waiting_chats(shop_id=shop_id)})
+    await asyncio.sleep(WAITING_DELAY)
+    _armed.discard(key)  # a change from here on arms the next round
+    try:
+        chats = await database_sync_to_async(waiting_chats)(shop_id=shop_id)
+    except Exception:
+        log.warning("waiting chats of shop %s could not be read", shop_id, exc_info=True)
+        return
+    frame = {"type": "waiting", "chats": chats}
+    await get_channel_layer().group_send(desk_group(shop_id), {"type": DESK_MESSAGE_TYPE, "frame": frame})

@@ -55,6 +55,13 @@ SESSION_LIMIT = (30, 600)  # new sessions per IP per window
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 
 
+def limit(name: str, default: tuple[int, int]) -> tuple[int, int]:
+    """A rate limit, overridable per installation in settings.OPIEKUN_CHAT_LIMITS (e.g. a load test
+    from one address needs more than 30 new sessions per IP)."""
+    value = getattr(settings, "OPIEKUN_CHAT_LIMITS", {}).get(name)
+    return (int(value[0]), int(value[1])) if value else default
+
+
 @dataclass(frozen=True)
 class StoredMessage:
     message: Message
@@ -95,7 +102,8 @@ def chat_session_open(
         )
     if session is None:
         if ip:
-            ratelimit.hit(f"livechat:session:{ip}", limit=SESSION_LIMIT[0], window=SESSION_LIMIT[1])
+            count, window = limit("session", SESSION_LIMIT)
+            ratelimit.hit(f"livechat:session:{ip}", limit=count, window=window)
         session = ChatSession.objects.create(
             shop_id=widget.shop_id,
             inbox=widget.inbox,
@@ -266,7 +274,8 @@ def chat_message_store(
     existing = Message.objects.filter(inbox=widget.inbox, external_id=external_id).first()
     if existing is not None:
         return StoredMessage(existing, duplicate=True)
-    ratelimit.hit(f"livechat:msg:{session.key}", limit=MESSAGE_LIMIT[0], window=MESSAGE_LIMIT[1])
+    count, window = limit("message", MESSAGE_LIMIT)
+    ratelimit.hit(f"livechat:msg:{session.key}", limit=count, window=window)
     contact = _contact_for(session, widget)
     driver = drivers.get(ChannelKind.LIVECHAT)
     new_chat = False
@@ -309,6 +318,11 @@ def chat_message_store(
             conversation_id=conversation.pk,
             message_id=result.message.pk,
             new_chat=new_chat,
+            public_key=widget.config.public_key,
+            number=conversation.number,
+            contact_name=contact.name,
+            assignee_id=conversation.assignee_id,
+            team_id=conversation.team_id,
         )
     )
     return StoredMessage(result.message, duplicate=False)

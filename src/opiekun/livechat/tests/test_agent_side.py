@@ -280,3 +280,17 @@ def test_presence_decides_whether_the_widget_is_online(shop, agent):
     services.agent_presence_change(agent_id=agent.pk, shop_id=shop.pk, delta=-1)
     cache.clear()
     assert widget_online(widget=widget) is False
+
+
+def test_an_installation_can_set_its_own_chat_limits(db, shop, settings):
+    from opiekun.core.errors import RateLimited
+
+    widget = make_widget(shop)
+    settings.OPIEKUN_CHAT_LIMITS = {"message": (1, 60), "session": (1, 600)}
+    session = services.chat_session_open(widget=widget, key=None, ip="10.0.0.1")
+    services.chat_message_store(session=session, widget=widget, client_id="a", text="one")
+    with pytest.raises(RateLimited):
+        services.chat_message_store(session=session, widget=widget, client_id="b", text="two")
+    with pytest.raises(RateLimited):
+        services.chat_session_open(widget=widget, key=None, ip="10.0.0.1")
+    assert services.chat_session_open(widget=widget, key=None, ip="10.0.0.2").pk != session.pk
