@@ -37,7 +37,7 @@ import httpx
 import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import percentiles  # noqa: E402
+from common import percentiles
 
 ROOT = Path(__file__).resolve().parent.parent
 OPIEKUN = str(Path(sys.executable).with_name("opiekun"))
