@@ -23,8 +23,22 @@ from opiekun.core import clock
 
 from .drivers.email import smtp_send
 from .drivers.email.driver import EmailConfig
-from .drivers.email.imap import FetchedMail, FetchReport, ImapSettings, fetch_new, test_connection, watch
-from .mailstore import imap_cursor, mail_process_pending, mail_receive
+from .drivers.email.imap import (
+    FetchedMail,
+    FetchReport,
+    HistoryLine,
+    ImapSettings,
+    fetch_new,
+    test_connection,
+    watch,
+)
+from .mailstore import (
+    imap_cursor,
+    imap_history_line,
+    imap_history_line_set,
+    mail_process_pending,
+    mail_receive,
+)
 from .models import Inbox, RawMail
 
 log = logging.getLogger(__name__)
@@ -54,6 +68,17 @@ def _callbacks(inbox_id: int) -> tuple[Any, Any]:
     return cursor, store
 
 
+def _history(inbox_id: int) -> HistoryLine:
+    return HistoryLine(
+        get=lambda mailbox, uidvalidity: imap_history_line(
+            inbox_id=inbox_id, mailbox=mailbox, uidvalidity=uidvalidity
+        ),
+        set=lambda mailbox, uidvalidity, uid: imap_history_line_set(
+            inbox_id=inbox_id, mailbox=mailbox, uidvalidity=uidvalidity, uid=uid
+        ),
+    )
+
+
 def process_fetched(inbox_id: int) -> None:
     """Run what a fetch stored through the pipeline. Problems with one mail quarantine it; anything
     else leaves the mail pending for the next run or sweep — the fetch itself never fails for it."""
@@ -79,7 +104,7 @@ def fetch_inbox(inbox: Inbox) -> FetchReport:
     if imap is None:
         return FetchReport(errors=["This inbox has no IMAP server configured."])
     cursor, store = _callbacks(inbox.pk)
-    report = fetch_new(imap, cursor=cursor, store=store)
+    report = fetch_new(imap, cursor=cursor, store=store, history=_history(inbox.pk))
     _record(inbox.pk, report)
     process_fetched(inbox.pk)
     return report
@@ -190,4 +215,4 @@ class MailService:
             finally:
                 close_old_connections()
 
-        watch(imap, cursor=cursor, store=store, stop=stop, on_report=on_report)
+        watch(imap, cursor=cursor, store=store, stop=stop, on_report=on_report, history=_history(inbox_id))

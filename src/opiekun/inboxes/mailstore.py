@@ -136,6 +136,28 @@ def imap_cursor(*, inbox_id: int, mailbox: str, uidvalidity: int) -> int:
     return int(found or 0)
 
 
+def _history_key(mailbox: str, uidvalidity: int) -> str:
+    return f"{mailbox[:200]}\n{uidvalidity}"
+
+
+def imap_history_line(*, inbox_id: int, mailbox: str, uidvalidity: int) -> int | None:
+    """Where the folder's history ends for the inbox (see HistoryLine); None before the first connection."""
+    state = Inbox.objects.filter(pk=inbox_id).values_list("imap_history", flat=True).first() or {}
+    line = state.get(_history_key(mailbox, uidvalidity))
+    return int(line) if line is not None else None
+
+
+def imap_history_line_set(*, inbox_id: int, mailbox: str, uidvalidity: int, uid: int) -> None:
+    """Draw the folder's history line (a committed write; another folder's line is kept)."""
+    with transaction.atomic():
+        inbox = Inbox.objects.select_for_update().filter(pk=inbox_id).only("imap_history").first()
+        if inbox is None:
+            return
+        state = dict(inbox.imap_history or {})
+        state[_history_key(mailbox, uidvalidity)] = int(uid)
+        Inbox.objects.filter(pk=inbox_id).update(imap_history=state)
+
+
 def mail_process(raw_id: int) -> MailOutcome:
     """Parse a stored mail and run it through the pipeline; quarantine it with the reason on failure."""
     return mail_process_batch([raw_id])[0]

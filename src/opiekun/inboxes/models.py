@@ -32,6 +32,9 @@ class Inbox(models.Model):
     last_error = models.CharField(max_length=500, blank=True)
     # Health of pulled channels (IMAP): when the last fetch finished and when the last error happened.
     last_fetch_at = models.DateTimeField(null=True, blank=True)
+    # Per IMAP folder and UIDVALIDITY ("INBOX\n1234"): the UID where the folder's history ends, drawn on
+    # the first connection (drivers/email/imap.py HistoryLine). Written by the fetcher only.
+    imap_history = models.JSONField(default=dict, blank=True, editable=False)
     last_error_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

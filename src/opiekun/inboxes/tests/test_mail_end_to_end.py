@@ -115,6 +115,37 @@ def test_fetch_turns_mailbox_mail_into_cases_with_text_and_attachments(dovecot: 
 
 
 @pytest.mark.django_db
+def test_connecting_a_mailbox_with_history_opens_cases_only_for_its_unread_mail(  # type: ignore[no-untyped-def]
+    dovecot: DovecotServer, shop
+) -> None:
+    user = dovecot.new_user("support")
+    for n in range(5):
+        raw, _ = customer_mail(f"stary{n}@klient.example", f"Stara sprawa {n}", "Dawno załatwione.")
+        dovecot.append(user, raw, flags=("\\Seen",))
+    raw, _ = customer_mail("czeka@klient.example", "Nadal czekam", "Proszę o odpowiedź.")
+    dovecot.append(user, raw)
+    inbox = mail_inbox(shop, user=user, dovecot=dovecot)
+
+    assert fetching.fetch_inbox(inbox).ok
+    assert list(Conversation.objects.filter(shop=shop).values_list("subject", flat=True)) == ["Nadal czekam"]
+    inbox.refresh_from_db()
+    assert list(inbox.imap_history.values()) == [6]  # kept with the inbox: the next run does not redraw it
+    raw, _ = customer_mail("nowy@klient.example", "Nowe pytanie", "Czy jest rozmiar M?")
+    dovecot.append(user, raw, flags=("\\Seen",))  # read in webmail first: still new mail
+    assert fetching.fetch_inbox(inbox).stored == 1
+    assert Conversation.objects.filter(shop=shop).count() == 2
+    # The shop that wants the whole history says so; another mailbox over the same folder takes it all.
+    everything = inbox_create(
+        shop=shop,
+        kind="email",
+        name="Archiwum",
+        config={**inbox.config, "address": "archiwum@sklep.test", "imap_history": "all"},
+        secrets={"imap_password": dovecot.password},
+    )
+    assert fetching.fetch_inbox(everything).stored == 7
+
+
+@pytest.mark.django_db
 def test_connection_cut_mid_fetch_loses_nothing_and_doubles_nothing(
     dovecot: DovecotServer,
     tcp_proxy: Callable[..., TcpProxy],

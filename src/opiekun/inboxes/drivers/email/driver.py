@@ -57,6 +57,7 @@ class EmailConfig(DriverConfig):
     imap_password: SecretStr = SecretStr("")
     imap_folder: str = "INBOX"
     imap_after: Literal["seen", "move"] = "seen"
+    imap_history: Literal["unread", "all"] = "unread"  # mail already in the folder: see ImapSettings.history
     imap_move_to: str = "Opiekun"
     imap_verify_tls: bool = True
     imap_ca_file: str = ""
@@ -102,6 +103,7 @@ class EmailConfig(DriverConfig):
             security=self.imap_security,
             folder=self.imap_folder,
             after=self.imap_after,
+            history=self.imap_history,
             move_to=self.imap_move_to,
             verify_tls=self.imap_verify_tls,
             ca_file=self.imap_ca_file or None,

@@ -53,6 +53,10 @@ class ImapSettings(BaseModel):
     security: Literal["ssl", "starttls", "none"] = "ssl"
     folder: str = "INBOX"
     after: Literal["seen", "move"] = "seen"
+    # What of the mail already in the folder when Opiekun first connects (after="seen" only; a "move"
+    # folder is a queue, all of it is for us): "unread" — only mail nobody has read yet, the shop's
+    # years of answered mail stay history; "all" — every mail in the folder.
+    history: Literal["unread", "all"] = "unread"
     move_to: str = "Opiekun"
     verify_tls: bool = True
     ca_file: str | None = None  # extra CA to trust (a private CA, or a self-signed test server)
@@ -97,6 +101,21 @@ class FetchReport:
 
 CursorFn = Callable[[str, int], int]
 StoreFn = Callable[[FetchedMail], None]
+
+
+@dataclass(frozen=True)
+class HistoryLine:
+    """Where a folder's history ends (per folder and UIDVALIDITY), kept by the caller.
+
+    On the first connection the line is drawn at the highest UID the folder has (UIDNEXT - 1), before
+    anything is stored; mail at or below it is history: only its unread mail is fetched (on every run,
+    so an interrupted first import finishes and a mail marked unread again comes in), everything
+    above it is new mail and is fetched whether read or not. `get` answers None for a folder never
+    seen; `set` must be durable when it returns.
+    """
+
+    get: Callable[[str, int], int | None]
+    set: Callable[[str, int, int], None]
 
 
 class ImapConnectionLost(Exception):
@@ -151,7 +170,8 @@ def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
         yield items[start : start + size]
 
 
-def _select(client: IMAPClient, folder: str) -> int:
+def _select(client: IMAPClient, folder: str) -> tuple[int, int | None]:
+    """UIDVALIDITY and UIDNEXT (None when the server does not say) of the selected folder."""
     info = client.select_folder(folder)
     uidvalidity = info.get(b"UIDVALIDITY")
     if uidvalidity is None:
@@ -159,7 +179,31 @@ def _select(client: IMAPClient, folder: str) -> int:
         raise IMAPClientError(
             _("the server did not report UIDVALIDITY for folder %(folder)s") % {"folder": folder}
         )
-    return int(uidvalidity)
+    uidnext = info.get(b"UIDNEXT")
+    return int(uidvalidity), int(uidnext) if uidnext is not None else None
+
+
+def _history_line(
+    client: IMAPClient,
+    settings: ImapSettings,
+    history: HistoryLine | None,
+    uidvalidity: int,
+    uidnext: int | None,
+    stored_up_to: int,
+) -> int:
+    """The folder's history line (0: no history, everything is new mail); drawn on the first connection."""
+    if history is None or settings.after != "seen":
+        return 0
+    line = history.get(settings.folder, uidvalidity)
+    if line is None:
+        if stored_up_to or settings.history == "all":
+            line = 0  # mail was fetched before the line existed, or the shop wants the whole folder
+        elif uidnext is not None:
+            line = max(0, uidnext - 1)
+        else:
+            line = max(client.search(["ALL"]) or [0])
+        history.set(settings.folder, uidvalidity, line)
+    return line
 
 
 def _uids_above(client: IMAPClient, cursor: int) -> list[int]:
@@ -219,16 +263,25 @@ def _finish(client: IMAPClient, settings: ImapSettings, uids: Sequence[int]) -> 
     return len(uids)
 
 
-def _leftovers(client: IMAPClient, settings: ImapSettings, cursor: int) -> list[int]:
-    """UIDs at or below the cursor still waiting for the after-step (stored, then crashed/disconnected)."""
-    if cursor <= 0:
+def _leftovers(client: IMAPClient, settings: ImapSettings, cursor: int, line: int = 0) -> list[int]:
+    """UIDs above the history line and at or below the cursor still waiting for the after-step (stored,
+    then crashed/disconnected). History mail below the line is never assumed stored: see _unread_history."""
+    if cursor <= line:
         return []
-    criteria: list[Any] = ["UID", f"1:{cursor}"]
+    criteria: list[Any] = ["UID", f"{line + 1}:{cursor}"]
     if settings.after == "seen":
         criteria.append("UNSEEN")
     else:
         criteria.append("UNDELETED")
-    return sorted(uid for uid in client.search(criteria) if uid <= cursor)
+    return sorted(uid for uid in client.search(criteria) if line < uid <= cursor)
+
+
+def _unread_history(client: IMAPClient, line: int) -> list[int]:
+    """Unread mail at or below the history line: fetched and stored like new mail (storing is idempotent
+    by UID, so one stored before a crash is only marked seen this time)."""
+    if line <= 0:
+        return []
+    return sorted(uid for uid in client.search(["UID", f"1:{line}", "UNSEEN"]) if uid <= line)
 
 
 def fetch_on(
@@ -238,20 +291,24 @@ def fetch_on(
     cursor: CursorFn,
     store: StoreFn,
     report: FetchReport | None = None,
+    history: HistoryLine | None = None,
 ) -> FetchReport:
     """One run on an open connection, filling `report` as it goes (so a caller that catches a
     connection error still knows what was achieved). Raises on connection errors; a failing store
-    ends the run and is reported in `errors` with `store_failed` set."""
+    ends the run and is reported in `errors` with `store_failed` set. Without `history` every mail in
+    the folder is new mail."""
     folder = settings.folder
     report = report if report is not None else FetchReport()
     report.mailbox = folder
-    report.uidvalidity = uidvalidity = _select(client, folder)
+    uidvalidity, uidnext = _select(client, folder)
+    report.uidvalidity = uidvalidity
     stored_up_to = cursor(folder, uidvalidity)
     report.last_uid = stored_up_to
+    line = _history_line(client, settings, history, uidvalidity, uidnext, stored_up_to)
     try:
         # 1. Leftovers from a run that stored but never got to mark/move. Oversized mails were
         #    never stored, so they stay exactly where they are (and are reported again, never silently).
-        leftovers = _leftovers(client, settings, stored_up_to)
+        leftovers = _leftovers(client, settings, stored_up_to, line)
         if leftovers:
             sizes = _sizes(client, leftovers)
             report.oversized.extend(
@@ -262,8 +319,8 @@ def fetch_on(
             done = [uid for uid in leftovers if uid in sizes and sizes[uid] <= settings.max_size]
             report.finished += _finish(client, settings, done)
 
-        # 2. New mail, in UID order, in small batches: sizes first, then bodies.
-        new = _uids_above(client, stored_up_to)
+        # 2. Unread history, then new mail, in UID order, in small batches: sizes first, then bodies.
+        new = _unread_history(client, line) + _uids_above(client, max(stored_up_to, line))
         sizes = _sizes(client, new) if new else {}
         wanted: list[int] = []
         for uid in new:
@@ -323,13 +380,15 @@ def _short(exc: BaseException) -> str:
     return text[:300]
 
 
-def fetch_new(settings: ImapSettings, *, cursor: CursorFn, store: StoreFn) -> FetchReport:
+def fetch_new(
+    settings: ImapSettings, *, cursor: CursorFn, store: StoreFn, history: HistoryLine | None = None
+) -> FetchReport:
     """Connect, store every new mail in the folder, then mark seen / move it. Never raises for
     transport or store errors: they come back in `report.errors` (nothing is lost; rerun)."""
     report = FetchReport(mailbox=settings.folder)
     try:
         with connect(settings) as client:
-            return fetch_on(client, settings, cursor=cursor, store=store, report=report)
+            return fetch_on(client, settings, cursor=cursor, store=store, report=report, history=history)
     except Exception as exc:
         report.errors.append(describe_error(exc, settings))
         log.warning("imap fetch from %s failed: %s", settings.host, report.errors[-1])
@@ -427,6 +486,7 @@ def watch(
     on_report: Callable[[FetchReport], None],
     backoff_initial: float = 1.0,
     backoff_max: float = 300.0,
+    history: HistoryLine | None = None,
 ) -> None:
     """Fetch, then wait for news (IDLE when offered, else poll), forever until `stop` is set.
 
@@ -439,7 +499,7 @@ def watch(
                 idle = client.has_capability("IDLE")
                 reruns = 0
                 while not stop.is_set():
-                    report = fetch_on(client, settings, cursor=cursor, store=store)
+                    report = fetch_on(client, settings, cursor=cursor, store=store, history=history)
                     on_report(report)
                     if report.store_failed:
                         # e.g. the database is down: wait before the next attempt, keep the connection.

@@ -69,6 +69,12 @@ class Command(BaseCommand):
                 default="",
                 help=f"Name of an environment variable holding the {kind.upper()} password (not typed here).",
             )
+        add.add_argument("--imap-folder", default="")
+        add.add_argument(
+            "--imap-history",
+            choices=("unread", "all"),
+            help="Mail already in the folder when first connected: only the unread (default) or all of it.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"].replace("-", "_")
@@ -155,6 +161,9 @@ class Command(BaseCommand):
     def do_add_inbox(self, **options: Any) -> None:
         shop = _shop(options.get("shop")) or _only_shop()
         config: dict[str, Any] = {"address": options["address"]}
+        for key in ("imap_folder", "imap_history"):
+            if options.get(key):
+                config[key] = options[key]
         secrets: dict[str, str] = {}
         for kind in ("imap", "smtp"):
             for key in ("host", "port", "security", "username"):

@@ -190,6 +190,7 @@ def test_add_a_mailbox_keeps_the_password_secret(admin_client, shop):
             "imap_password": "s3cret-imap",
             "imap_folder": "INBOX",
             "imap_after": "move",
+            "imap_history": "all",
             "imap_move_to": "Done",
             "smtp_host": "smtp.sklep.test",
             "smtp_port": "587",
@@ -204,6 +205,7 @@ def test_add_a_mailbox_keeps_the_password_secret(admin_client, shop):
     assert inbox.config["address"] == "support@sklep.test"
     assert inbox.config["aliases"] == ["sklep@sklep.test", "info@sklep.test"]
     assert inbox.config["imap_after"] == "move" and inbox.config["max_message_mb"] == 20
+    assert inbox.config["imap_history"] == "all"
     assert inbox.secrets == {"imap_password": "s3cret-imap", "smtp_password": "s3cret-smtp"}
     assert "imap_password" not in inbox.config and "smtp_password" not in inbox.config
     edit = admin_client.get(f"/mail/inboxes/{inbox.pk}/").content.decode()
@@ -229,6 +231,7 @@ def test_edit_with_empty_password_keeps_it_and_a_new_one_replaces_it(admin_clien
     assert admin_client.post(f"/mail/inboxes/{mailbox.pk}/", form).status_code == 302
     mailbox.refresh_from_db()
     assert mailbox.name == "Support" and mailbox.config["imap_host"] == "imap2.sklep.test"
+    assert mailbox.config["imap_history"] == "unread"  # the safe default when the form leaves it out
     assert mailbox.secrets["imap_password"] == "hunter2-secret"
     assert (
         admin_client.post(f"/mail/inboxes/{mailbox.pk}/", {**form, "imap_password": "new-one"}).status_code

@@ -148,6 +148,7 @@ class MailboxForm(forms.Form):
     imap_password = forms.CharField(max_length=500, required=False, strip=False)
     imap_folder = forms.CharField(max_length=200, required=False)
     imap_after = forms.ChoiceField(choices=[("seen", "seen"), ("move", "move")], required=False)
+    imap_history = forms.ChoiceField(choices=[("unread", "unread"), ("all", "all")], required=False)
     imap_move_to = forms.CharField(max_length=200, required=False)
     smtp_host = forms.CharField(max_length=253, required=False)
     smtp_port = forms.IntegerField(min_value=1, max_value=65535, required=False)
@@ -181,6 +182,7 @@ class MailboxForm(forms.Form):
         data["imap_security"] = data.get("imap_security") or "ssl"
         data["smtp_security"] = data.get("smtp_security") or "starttls"
         data["imap_after"] = data.get("imap_after") or "seen"
+        data["imap_history"] = data.get("imap_history") or "unread"
         if data.get("arrival") == "imap" and not (data.get("imap_host") or "").strip():
             self.add_error("imap_host", _("Enter the IMAP server, or choose another way mail arrives."))
         return data
@@ -203,6 +205,7 @@ class MailboxForm(forms.Form):
                 imap_username=d["imap_username"].strip(),
                 imap_folder=d["imap_folder"].strip() or "INBOX",
                 imap_after=d["imap_after"],
+                imap_history=d["imap_history"],
                 imap_move_to=d["imap_move_to"].strip() or "Opiekun",
             )
         else:
@@ -226,6 +229,7 @@ def _initial(inbox: Inbox | None) -> dict[str, Any]:
             "imap_security": "ssl",
             "imap_folder": "INBOX",
             "imap_after": "seen",
+            "imap_history": "unread",
             "imap_move_to": "Opiekun",
             "smtp_port": 587,
             "smtp_security": "starttls",
@@ -250,6 +254,7 @@ def _initial(inbox: Inbox | None) -> dict[str, Any]:
         "imap_username": c.get("imap_username", ""),
         "imap_folder": c.get("imap_folder", "INBOX"),
         "imap_after": c.get("imap_after", "seen"),
+        "imap_history": c.get("imap_history", "unread"),
         "imap_move_to": c.get("imap_move_to", "Opiekun"),
         "smtp_host": c.get("smtp_host", ""),
         "smtp_port": c.get("smtp_port", 587),

@@ -397,3 +397,82 @@ def test_connection_test_explains_what_is_wrong(
 def test_password_never_appears_in_the_settings_repr() -> None:
     settings = ImapSettings(host="imap.example.com", username="u", password="hunter2-secret")
     assert "hunter2" not in repr(settings) and "hunter2" not in str(settings.model_dump())
+
+
+class MemoryHistory:
+    """The history lines a caller keeps (the product: Inbox.imap_history)."""
+
+    def __init__(self) -> None:
+        self.lines: dict[tuple[str, int], int] = {}
+        self.line = imap.HistoryLine(get=lambda f, v: self.lines.get((f, v)), set=self._set)
+
+    def _set(self, folder: str, uidvalidity: int, uid: int) -> None:
+        self.lines[(folder, uidvalidity)] = uid
+
+
+def _run_with(store: MemoryStore, history: MemoryHistory, settings: ImapSettings) -> FetchReport:
+    return imap.fetch_new(settings, cursor=store.cursor, store=store.store, history=history.line)
+
+
+def test_first_connection_takes_the_unread_mail_and_leaves_the_read_history(dovecot: DovecotServer) -> None:
+    """A shop connecting its mailbox of years gets its unanswered mail, not thousands of old cases."""
+    user = dovecot.new_user()
+    for n in range(4):
+        dovecot.append(user, sample_mail(n), flags=("\\Seen",))  # answered long ago
+    dovecot.append(user, sample_mail(10))  # unread: waiting for an answer
+    dovecot.append(user, sample_mail(11), flags=("\\Seen",))
+    dovecot.append(user, sample_mail(12))
+    store, history = MemoryStore(), MemoryHistory()
+
+    first = _run_with(store, history, settings_for(dovecot, user))
+
+    assert first.ok, first.errors
+    assert [k[2] for k in store.successful_keys()] == [5, 7]
+    assert list(history.lines.values()) == [7]  # drawn at the highest UID when connecting
+    assert all(m.seen for m in dovecot.fetch_all(user))
+    # New mail is new mail, also when someone read it in webmail before Opiekun saw it.
+    dovecot.append(user, sample_mail(20), flags=("\\Seen",))
+    dovecot.append(user, sample_mail(21))
+    # An old mail marked unread again by a person comes in; the rest of the history stays.
+    with dovecot.client(user) as client:
+        client.select_folder("INBOX")
+        client.remove_flags([2], [b"\\Seen"])
+    second = _run_with(store, history, settings_for(dovecot, user))
+    assert second.ok and [k[2] for k in store.successful_keys()] == [2, 5, 7, 8, 9]
+    assert list(history.lines.values()) == [7]  # never redrawn
+
+
+def test_an_interrupted_first_import_finishes_on_the_next_run(dovecot: DovecotServer) -> None:
+    user = dovecot.new_user()
+    dovecot.append(user, sample_mail(0), flags=("\\Seen",))
+    for n in range(1, 4):
+        dovecot.append(user, sample_mail(n))
+    store, history = MemoryStore(), MemoryHistory()
+    store.fail_on_call = 2
+    first = _run_with(store, history, settings_for(dovecot, user))
+    assert first.store_failed and [k[2] for k in store.successful_keys()] == [2]
+    store.fail_on_call = None
+    second = _run_with(store, history, settings_for(dovecot, user))
+    assert second.ok and [k[2] for k in store.successful_keys()] == [2, 3, 4]  # UID 1 stays history
+
+
+@pytest.mark.parametrize("overrides", [{"history": "all"}, {"after": "move"}], ids=["all", "move-queue"])
+def test_the_whole_folder_when_asked_or_when_it_is_a_queue(dovecot: DovecotServer, overrides: dict) -> None:  # type: ignore[type-arg]
+    user = dovecot.new_user()
+    dovecot.append(user, sample_mail(0), flags=("\\Seen",))
+    dovecot.append(user, sample_mail(1))
+    store, history = MemoryStore(), MemoryHistory()
+    report = _run_with(store, history, settings_for(dovecot, user, **overrides))
+    assert report.ok and report.stored == 2
+
+
+def test_a_mailbox_fetched_before_the_history_line_existed_keeps_going_from_its_cursor(
+    dovecot: DovecotServer,
+) -> None:
+    user = dovecot.new_user()
+    dovecot.append(user, sample_mail(0), flags=("\\Seen",))
+    store, history = MemoryStore(), MemoryHistory()
+    assert store.run(settings_for(dovecot, user)).stored == 1  # an older version: no line
+    dovecot.append(user, sample_mail(1), flags=("\\Seen",))
+    report = _run_with(store, history, settings_for(dovecot, user))
+    assert report.stored == 1 and list(history.lines.values()) == [0]
