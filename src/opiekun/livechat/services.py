@@ -276,6 +276,12 @@ def chat_message_store(
         return StoredMessage(existing, duplicate=True)
     count, window = limit("message", MESSAGE_LIMIT)
     ratelimit.hit(f"livechat:msg:{session.key}", limit=count, window=window)
+    # Another tab of the visitor may have opened the case (or made the contact) a moment ago.
+    stored_ids = (
+        ChatSession.objects.filter(pk=session.pk).values_list("conversation_id", "contact_id").first()
+    )
+    if stored_ids is not None and stored_ids != (session.conversation_id, session.contact_id):
+        session.refresh_from_db(fields=["conversation", "contact"])
     contact = _contact_for(session, widget)
     driver = drivers.get(ChannelKind.LIVECHAT)
     new_chat = False

@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from opiekun.agents.selectors import access_agent, access_team
 from opiekun.conversations.attachments import blob_path, check_files
-from opiekun.conversations.models import Attachment
+from opiekun.conversations.models import Attachment, ChannelKind
 from opiekun.conversations.selectors import access_conversation
 from opiekun.core import ratelimit
 from opiekun.core.errors import NotFound, RateLimited, ValidationFailed
@@ -270,9 +270,13 @@ def visitor_file(request: HttpRequest, token: str) -> FileResponse:
     session = ChatSession.objects.filter(pk=session_id).first()
     if session is None or session.conversation_id is None:
         raise Http404()
-    attachment = Attachment.objects.filter(
-        pk=attachment_id, message__conversation_id=session.conversation_id, message__is_internal=False
-    ).first()
+    attachment = (
+        Attachment.objects.filter(
+            pk=attachment_id, message__conversation_id=session.conversation_id, message__is_internal=False
+        )
+        .exclude(message__channel=ChannelKind.NOTE)  # logged letters and calls are not the visitor's
+        .first()
+    )
     if attachment is None or not blob_path(attachment.sha256).exists():
         raise Http404()
     inline = attachment.mime_type in ("image/jpeg", "image/png")

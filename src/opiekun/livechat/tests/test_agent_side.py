@@ -294,3 +294,17 @@ def test_an_installation_can_set_its_own_chat_limits(db, shop, settings):
     with pytest.raises(RateLimited):
         services.chat_session_open(widget=widget, key=None, ip="10.0.0.1")
     assert services.chat_session_open(widget=widget, key=None, ip="10.0.0.2").pk != session.pk
+
+
+def test_two_tabs_of_one_visitor_share_one_case(db, shop):
+    widget = make_widget(shop)
+    tab_one = services.chat_session_open(widget=widget, key=None)
+    tab_two = ChatSession.objects.get(pk=tab_one.pk)  # the same session, loaded by another socket
+    first = services.chat_message_store(
+        session=tab_one, widget=widget, client_id="a", text="z pierwszej karty"
+    )
+    second = services.chat_message_store(
+        session=tab_two, widget=widget, client_id="b", text="z drugiej karty"
+    )
+    assert first.message.conversation_id == second.message.conversation_id
+    assert Conversation.objects.count() == 1 and Contact.objects.count() == 1
