@@ -224,3 +224,79 @@ def test_admin_mailboxes_quarantine_retry_and_agent_thread(server, new_page, log
     # The agent (not an admin) has no Mailboxes link and is refused the page.
     expect(agent.locator("#nav-mailboxes")).to_have_count(0)
     assert agent.request.get(server.url + "/mail/").status == 403
+
+
+def _png(width: int = 24, height: int = 12) -> bytes:
+    """A small real PNG (a green bar), so the browser can show it."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + b"\x12\xb7\x6a" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_an_html_mail_is_shown_formatted_with_its_inline_image_and_no_tracker(
+    server, new_page, login, tmp_path
+):
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["From"] = "Hurtownia Kwiatek <zamowienia@kwiatek.example.pl>"
+    msg["To"] = "pomoc@sklep-demo.localhost"
+    msg["Subject"] = "Potwierdzenie dostawy HD-2207"
+    msg["Message-ID"] = "<hd-2207@kwiatek.example.pl>"
+    msg.set_content("Potwierdzamy dostawę HD-2207: 12 doniczek, 4 konewki.")
+    msg.add_alternative(
+        "<p>Potwierdzamy dostawę <b>HD-2207</b>:</p>"
+        "<table><tr><th>Towar</th><th>Ilość</th></tr><tr><td>Doniczka</td><td>12</td></tr>"
+        "<tr><td>Konewka</td><td>4</td></tr></table>"
+        '<p><img id="logo" src="cid:logo@kwiatek" alt="Kwiatek"></p>'
+        '<img id="pixel" src="http://127.0.0.1:9/open.gif" alt="">',
+        subtype="html",
+    )
+    msg.get_payload()[1].add_related(
+        _png(), maintype="image", subtype="png", cid="<logo@kwiatek>", filename="logo.png"
+    )
+    path = tmp_path / "html.eml"
+    path.write_bytes(msg.as_bytes())
+    out = server.opiekun("mail", "import", "--shop", "demo", "--inbox", "Poczta", str(path)).stdout
+    number = re.search(r"created #(\d+)", out)
+    assert number, out
+
+    page = login(new_page(), "anna")
+    page.goto(f"{server.url}/c/{number.group(1)}/")
+    thread = page.locator("#thread")
+    expect(thread).to_contain_text("12 doniczek, 4 konewki")  # the text, as always
+    formatted = thread.locator("details.msg-html")
+    expect(formatted.locator("iframe")).to_be_hidden()
+    formatted.locator("summary").click()
+    frame = page.frame_locator("iframe.msg-html-frame")
+    expect(frame.locator("table")).to_contain_text("Konewka")
+    logo = frame.locator('img[alt="Kwiatek"]')  # ids are cleaned away with everything else
+    expect(logo).to_be_visible()
+    page.wait_for_function(
+        "() => { const d = document.querySelector('iframe.msg-html-frame').contentDocument;"
+        " const i = d && d.querySelector('img[alt=Kwiatek]'); return i && i.complete && i.naturalWidth > 0; }"
+    )
+    # The frame's policy never asks the sender's server for the tracking pixel.
+    assert (
+        page.evaluate(
+            "() => document.querySelector('iframe.msg-html-frame').contentDocument.images[1].naturalWidth"
+        )
+        == 0
+    )
+    height = page.evaluate(
+        "() => document.querySelector('iframe.msg-html-frame').getBoundingClientRect().height"
+    )
+    assert 80 <= height < 900  # fitted to the document
+    formatted.scroll_into_view_if_needed()
+    screenshot(page, "desk-email-formatted.png")

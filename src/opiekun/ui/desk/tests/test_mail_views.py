@@ -488,3 +488,69 @@ def test_thread_folds_the_quote_as_text_and_shows_a_bounce(
     # The reply failed with the reason, and the bounced address is marked in the customer panel.
     assert "Not delivered:" in body and "User unknown" in body and "send the reply again" in body
     assert 'class="is-flagged" data-flagged="true"' in html and "bounced" in html
+
+
+# --- the formatted e-mail -----------------------------------------------------------------------------
+
+
+def _html_mail() -> bytes:
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["From"] = "Klient <klient@example.org>"
+    msg["To"] = "support@sklep.test"
+    msg["Subject"] = "Zamówienie z logo"
+    msg["Message-ID"] = "<html-1@example.org>"
+    msg.set_content("Dzień dobry, w załączeniu tabela.")
+    msg.add_alternative(
+        "<p>Dzień dobry, <b>tabela</b>:</p><table><tr><td>SD-10477</td><td>2 szt.</td></tr></table>"
+        '<img src="cid:logo@klient"><img src="https://tracker.example/open.gif?id=42">'
+        '<script>alert("x")</script><a href="https://klient.example/sklep" onclick="steal()">sklep</a>',
+        subtype="html",
+    )
+    msg.get_payload()[1].add_related(
+        b"\x89PNG\r\n\x1a\n" + b"\x00" * 64,
+        maintype="image",
+        subtype="png",
+        cid="<logo@klient>",
+        filename="logo.png",
+    )
+    return msg.as_bytes()
+
+
+@pytest.mark.django_db
+def test_an_html_mail_can_be_seen_formatted_in_a_sandbox_with_only_its_own_images(desk, mailbox):
+    import html as html_lib
+    import re
+
+    from opiekun.conversations.models import Attachment
+
+    outcome = mailstore.mail_ingest(inbox=mailbox, raw=_html_mail(), source=RawMail.Source.FILE)
+    assert outcome.outcome == "created", outcome
+    page = desk.get(f"/c/{outcome.conversation_number}/").content.decode()
+    frame = re.search(r'<iframe class="msg-html-frame"[^>]*>', page)
+    assert frame, "no formatted view"
+    tag = frame.group(0)
+    sandbox = re.search(r'sandbox="([^"]*)"', tag).group(1).split()
+    assert "allow-scripts" not in sandbox and "allow-same-origin" in sandbox
+    document = html_lib.unescape(re.search(r'srcdoc="([^"]*)"', tag).group(1))
+    assert "Content-Security-Policy" in document and "img-src 'self' data:" in document
+    logo = Attachment.objects.get(
+        message__conversation__number=outcome.conversation_number, content_id__icontains="logo"
+    )
+    assert f'src="/attachments/{logo.pk}/"' in document  # the inline image, from our own store
+    assert "<td>SD-10477</td>" in document
+    assert "<script" not in document and "onclick" not in document and "steal()" not in document
+    # The tracking pixel is still in the markup but the frame's policy never loads it.
+    assert "tracker.example" in document
+
+
+@pytest.mark.django_db
+def test_a_plain_text_mail_has_no_formatted_view(desk, mailbox):
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "a@example.org", "support@sklep.test", "Tylko tekst"
+    msg.set_content("Zwykły tekst.")
+    outcome = mailstore.mail_ingest(inbox=mailbox, raw=msg.as_bytes(), source=RawMail.Source.FILE)
+    assert "msg-html-frame" not in desk.get(f"/c/{outcome.conversation_number}/").content.decode()

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import html as html_lib
+import re
 from dataclasses import dataclass
 from typing import Any
 
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -287,6 +290,38 @@ class Item:
     logged: str = ""
     channel_label: str = ""
     channel_icon: str = ""
+    html_document: str = ""
+
+
+# The formatted view of an e-mail: the stored HTML (cleaned by nh3 when it arrived) as a document of its
+# own for a sandboxed <iframe srcdoc> — no scripts, our own images only (a tracking pixel would tell the
+# sender that an agent opened the mail), links in a new tab, inline cid: images pointed at the stored
+# attachments.
+_FRAME_HEAD = (
+    '<!doctype html><html><head><meta charset="utf-8">'
+    "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src 'self' data:; "
+    "style-src 'unsafe-inline'\">"
+    '<base target="_blank"><style>'
+    "body{margin:0;padding:2px;font:14px/1.55 -apple-system,'Segoe UI',Roboto,sans-serif;color:#1d2939;"
+    "overflow-wrap:anywhere}img{max-width:100%;height:auto}table{border-collapse:collapse;max-width:100%}"
+    "td,th{padding:2px 6px;vertical-align:top}blockquote{margin:0 0 0 8px;padding-left:10px;"
+    "border-left:3px solid #d0d5dd;color:#667085}a{color:#1570ef}"
+    "</style></head><body>"
+)
+_CID_SRC = re.compile(r'src="cid:([^"]*)"', re.IGNORECASE)
+
+
+def html_document(message: Message) -> str:
+    """The message's HTML as a whole document for the desk's sandboxed frame ('' for text-only mail)."""
+    if not message.html:
+        return ""
+    by_cid = {a.content_id.strip("<>").lower(): a.pk for a in message.attachments.all() if a.content_id}
+
+    def point(match: re.Match[str]) -> str:
+        pk = by_cid.get(html_lib.unescape(match.group(1)).strip("<>").lower())
+        return f'src="{reverse("desk:attachment", args=[pk])}"' if pk else 'src=""'
+
+    return _FRAME_HEAD + _CID_SRC.sub(point, message.html) + "</body></html>"
 
 
 def items(entries: list[Any]) -> list[Item]:
@@ -305,6 +340,7 @@ def items(entries: list[Any]) -> list[Item]:
                     logged=logged,
                     channel_label=channel_label(m.channel),
                     channel_icon=CHANNEL_ICONS.get(m.channel, "i-chat"),
+                    html_document=html_document(m),
                 )
             )
         elif e.event is not None:

@@ -289,3 +289,21 @@ document.addEventListener(
   },
   true,
 );
+
+// The formatted e-mail's frame takes the height of its document (same origin, no scripts inside it),
+// up to a limit past which it scrolls.
+document.addEventListener(
+  "toggle",
+  (event) => {
+    const details = event.target;
+    if (!details.matches || !details.matches("details.msg-html") || !details.open) return;
+    const frame = details.querySelector("iframe");
+    const fit = () => {
+      const body = frame.contentDocument && frame.contentDocument.body;
+      if (body) frame.style.height = Math.min(Math.max(body.scrollHeight + 8, 80), 900) + "px";
+    };
+    fit();
+    frame.addEventListener("load", fit, { once: true });
+  },
+  true,
+);
