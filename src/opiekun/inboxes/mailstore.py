@@ -456,13 +456,15 @@ def _finish(
 
 
 def known_duplicates(inbox_id: int, raws: list[bytes]) -> list[bool]:
-    """Which mails are certainly stored already (or repeated earlier in `raws`), by fingerprint —
-    cheap, before parsing. The pipeline's de-duplication still has the last word on the rest."""
+    """Which mails are certainly stored already in one of the shop's e-mail inboxes (or repeated earlier
+    in `raws`), by fingerprint — cheap, before parsing. The pipeline's de-duplication still has the last
+    word on the rest."""
     ids = [f"mail:{fingerprint(raw)}" for raw in raws]
+    inbox = Inbox.objects.only("id", "shop_id", "kind").get(pk=inbox_id)
     stored = set(
-        Message.objects.filter(inbox_id=inbox_id, external_id__in=set(ids)).values_list(
-            "external_id", flat=True
-        )
+        Message.objects.filter(
+            inbox_id__in=pipeline.sibling_inboxes(inbox), external_id__in=set(ids)
+        ).values_list("external_id", flat=True)
     )
     seen: set[str] = set()
     known = []

@@ -157,14 +157,24 @@ def _verify_one(ctx: Context) -> None:
 # -- de-duplicate
 
 
+def sibling_inboxes(inbox: Inbox) -> list[int]:
+    """The shop's inboxes of the same kind (this one included): what one message is de-duplicated across.
+
+    A customer who writes to two of the shop's addresses (support@ and sales@, both mailboxes here) sends
+    one mail that arrives twice; it must open one case, not two.
+    """
+    return list(Inbox.objects.filter(shop_id=inbox.shop_id, kind=inbox.kind).values_list("id", flat=True))
+
+
 def deduplicate(batch: Batch) -> None:
-    """A message already stored (or earlier in the batch) under its external id is a duplicate."""
+    """A message already stored in any of the shop's inboxes of this kind (or earlier in the batch) under
+    its external id is a duplicate."""
     live = [c for c in batch.live() if c.message.external_id]
     if not live:
         return
     stored = set(
         Message.objects.filter(
-            inbox=batch.inbox, external_id__in={c.message.external_id for c in live}
+            inbox_id__in=sibling_inboxes(batch.inbox), external_id__in={c.message.external_id for c in live}
         ).values_list("external_id", flat=True)
     )
     for ctx in live:

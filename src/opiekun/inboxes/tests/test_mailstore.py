@@ -182,6 +182,32 @@ def test_re_ingesting_the_same_bytes_is_a_duplicate(email_inbox: Inbox) -> None:
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("stream", [False, True], ids=["one", "stream"])
+def test_one_mail_to_two_of_the_shops_mailboxes_opens_one_case(
+    email_inbox: Inbox, other_shop, stream: bool
+) -> None:
+    """The customer wrote to support@ and sales@; each mailbox receives its copy (other trace headers)."""
+    sales = factories.InboxFactory(
+        shop=email_inbox.shop, kind="email", name="Sales", config={"address": "sales@sklep.test"}
+    )
+    raw = fixture("photo_en.eml")
+    copy = b"Delivered-To: sales@sklep.test\r\nReceived: from mx2 by mx2; Tue, 3 Jun 2025\r\n" + raw
+    first = mail_ingest(inbox=email_inbox, raw=raw, source="file")
+    if stream:
+        [second] = list(mail_ingest_stream(inbox=sales, raws=iter([copy]), source="file"))
+    else:
+        second = mail_ingest(inbox=sales, raw=copy, source="file")
+    assert (first.outcome, second.outcome) == (pipeline.CREATED, pipeline.DUPLICATE)
+    assert Conversation.objects.filter(shop=email_inbox.shop).count() == 1
+    assert RawMail.objects.filter(inbox=sales).count() == 1  # its receipt is on record all the same
+    # Another shop that got the same mail is another shop's case.
+    theirs = factories.InboxFactory(
+        shop=other_shop, kind="email", name="Their", config={"address": "x@inny.test"}
+    )
+    assert mail_ingest(inbox=theirs, raw=copy, source="file").outcome == pipeline.CREATED
+
+
+@pytest.mark.django_db
 def test_mail_that_is_not_a_mail_is_quarantined_with_the_reason(email_inbox: Inbox) -> None:
     outcome = mail_ingest(inbox=email_inbox, raw=fixture("garbage.eml"), source="file")
     row = RawMail.objects.get(pk=outcome.raw_id)
