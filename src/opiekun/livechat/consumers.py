@@ -34,6 +34,7 @@ from opiekun.realtime.consumers import Outbox
 
 from . import selectors, services, tokens
 from .fanout import desk_group, session_group
+from .intake import intake
 from .models import ChatSession
 
 log = logging.getLogger(__name__)
@@ -325,8 +326,10 @@ class VisitorConsumer(_Bounded):
             return
         had_case = self.session.conversation_id
         try:
-            stored = await database_sync_to_async(services.chat_message_store)(
-                session=self.session, widget=self.widget, client_id=client_id, text=text
+            stored = await intake().store(
+                services.ChatMessageRequest(
+                    session=self.session, widget=self.widget, client_id=client_id, text=text
+                )
             )
         except RateLimited as exc:
             await self.queue(

@@ -30,7 +30,7 @@ from opiekun.conversations.events import MessageUpdated
 from opiekun.conversations.models import ChannelKind, Conversation, Message, Status
 from opiekun.conversations.routing import Route
 from opiekun.core import clock, ratelimit
-from opiekun.core.errors import ValidationFailed
+from opiekun.core.errors import RateLimited, ValidationFailed
 from opiekun.core.events import publish
 from opiekun.inboxes import acknowledgments, pipeline
 from opiekun.inboxes.base import InboundMessage, SenderHints
@@ -332,6 +332,144 @@ def chat_message_store(
         )
     )
     return StoredMessage(result.message, duplicate=False)
+
+
+@dataclass(frozen=True)
+class ChatMessageRequest:
+    """One visitor message for `chat_messages_store_many`."""
+
+    session: ChatSession
+    widget: Widget
+    client_id: str
+    text: str
+
+
+def chat_messages_store_many(requests: list[ChatMessageRequest]) -> list[StoredMessage | Exception]:
+    """`chat_message_store` for messages that arrived together (group commit): one pass of the
+    inbound pipeline per widget for all of them, so the cases, messages, search rows and timeline
+    entries of the batch are written together. One outcome per request, in order: the stored message,
+    or the ValidationFailed / RateLimited it earned (nothing stored for it).
+
+    Writes Contact (first messages), Conversation, Message, ChatSession."""
+    outcomes: list[StoredMessage | Exception | None] = [None] * len(requests)
+    live: list[tuple[int, ChatMessageRequest, str, str]] = []  # index, request, client id, text
+    for index, request in enumerate(requests):
+        client_id = _clip(request.client_id, 64)
+        text = (request.text or "").replace("\x00", "").strip()
+        if not client_id:
+            outcomes[index] = ValidationFailed("A message needs its client id.", field="client_id")
+        elif len(text) > MAX_TEXT:
+            outcomes[index] = ValidationFailed(_("The message is too long."), field="text")
+        elif not text:
+            outcomes[index] = ValidationFailed(_("The message is empty."), field="text")
+        else:
+            live.append((index, request, client_id, text))
+    # Already stored (a resend after a reconnect): answered with the id it has, not counted again.
+    wanted = {f"{r.session.key}:{cid}" for _i, r, cid, _t in live}
+    existing = {m.external_id: m for m in Message.objects.filter(external_id__in=wanted)} if wanted else {}
+    fresh_sessions = {
+        pk: ids
+        for pk, *ids in ChatSession.objects.filter(
+            pk__in={r.session.pk for _i, r, _c, _t in live}
+        ).values_list("pk", "conversation_id", "contact_id")
+    }
+    batch: list[tuple[int, ChatMessageRequest, str, str]] = []
+    later: list[tuple[int, ChatMessageRequest, str, str]] = []
+    opening: set[int] = set()  # sessions whose first message (opening their case) is in this batch
+    seen: set[str] = set()
+    for index, request, client_id, text in live:
+        session, external_id = request.session, f"{request.session.key}:{client_id}"
+        found = existing.get(external_id)
+        if found is not None and found.inbox_id == request.widget.inbox.pk:
+            outcomes[index] = StoredMessage(found, duplicate=True)
+            continue
+        if external_id in seen:
+            later.append((index, request, client_id, text))  # the same message twice in one batch
+            continue
+        seen.add(external_id)
+        try:
+            count, window = limit("message", MESSAGE_LIMIT)
+            ratelimit.hit(f"livechat:msg:{session.key}", limit=count, window=window)
+        except RateLimited as exc:
+            outcomes[index] = exc
+            continue
+        ids = fresh_sessions.get(session.pk)
+        if ids is not None and tuple(ids) != (session.conversation_id, session.contact_id):
+            session.refresh_from_db(fields=["conversation", "contact"])
+        if session.conversation_id is None:
+            if session.pk in opening:
+                # A second message before the case exists: it joins the case after this batch made it.
+                later.append((index, request, client_id, text))
+                continue
+            opening.add(session.pk)
+        batch.append((index, request, client_id, text))
+    driver = drivers.get(ChannelKind.LIVECHAT)
+    by_inbox: dict[int, list[tuple[int, ChatMessageRequest, str, str]]] = {}
+    for item in batch:
+        by_inbox.setdefault(item[1].widget.inbox.pk, []).append(item)
+    for items in by_inbox.values():
+        inbox = items[0][1].widget.inbox
+        messages = []
+        for _index, request, client_id, text in items:
+            contact = _contact_for(request.session, request.widget)
+            payload = {
+                "session_key": request.session.key,
+                "client_id": client_id,
+                "text": text,
+                "contact_id": contact.pk,
+                "conversation_id": request.session.conversation_id,
+                "language": request.session.language,
+                "page_url": request.session.page_url,
+            }
+            messages.append(driver.parse_inbound(payload)[0])
+        results = pipeline.process_many(inbox=inbox, messages=messages, allowed_types=[])
+        for (index, request, client_id, text), result in zip(items, results, strict=True):
+            if result.message is not None and result.conversation is not None:
+                outcomes[index] = _stored(request.session, request.widget, result)
+            else:
+                # A duplicate from another process, a case that is gone: the one-by-one path decides.
+                later.append((index, request, client_id, text))
+    for index, request, client_id, text in later:
+        try:
+            outcomes[index] = chat_message_store(
+                session=request.session, widget=request.widget, client_id=client_id, text=text
+            )
+        except (ValidationFailed, RateLimited) as exc:
+            outcomes[index] = exc
+    return [
+        o if o is not None else ValidationFailed(_("We could not take your message just now."))
+        for o in outcomes
+    ]
+
+
+def _stored(session: ChatSession, widget: Widget, result: pipeline.Result) -> StoredMessage:
+    """After the pipeline stored a visitor's message: the session learns its case, a new chat is
+    offered, the fan-out is told (after commit)."""
+    conversation, message = result.conversation, result.message
+    assert conversation is not None and message is not None
+    new_chat = False
+    if session.conversation_id != conversation.pk:
+        new_chat = result.outcome == pipeline.CREATED
+        ChatSession.objects.filter(pk=session.pk).update(conversation=conversation)
+        session.conversation = conversation
+        if new_chat:
+            _offer(conversation, widget)
+    contact = session.contact
+    publish(
+        ChatMessageStored(
+            shop_id=session.shop_id,
+            session_id=session.pk,
+            conversation_id=conversation.pk,
+            message_id=message.pk,
+            new_chat=new_chat,
+            public_key=widget.config.public_key,
+            number=conversation.number,
+            contact_name=contact.name if contact is not None else "",
+            assignee_id=conversation.assignee_id,
+            team_id=conversation.team_id,
+        )
+    )
+    return StoredMessage(message, duplicate=False)
 
 
 def _offer(conversation: Conversation, widget: Widget) -> None:

@@ -308,3 +308,39 @@ def test_two_tabs_of_one_visitor_share_one_case(db, shop):
     )
     assert first.message.conversation_id == second.message.conversation_id
     assert Conversation.objects.count() == 1 and Contact.objects.count() == 1
+
+
+def test_messages_arriving_together_are_stored_in_one_pass(db, shop, monkeypatch):
+    from opiekun.inboxes import pipeline
+
+    widget = make_widget(shop)
+    passes = []
+    real = pipeline.process_many
+    monkeypatch.setattr(
+        pipeline, "process_many", lambda **kw: passes.append(len(kw["messages"])) or real(**kw)
+    )
+    sessions = [services.chat_session_open(widget=widget, key=None) for _ in range(3)]
+    old = services.chat_session_open(widget=widget, key=None)
+    services.chat_message_store(session=old, widget=widget, client_id="x", text="earlier")
+    passes.clear()
+    R = services.ChatMessageRequest
+    requests = [
+        *(R(s, widget, "first", f"hello from {n}") for n, s in enumerate(sessions)),
+        R(sessions[0], widget, "second", "and again"),  # before its case exists: joins it afterwards
+        R(sessions[1], widget, "first", "hello from 1"),  # the same message twice in the batch
+        R(old, widget, "x", "earlier"),  # stored long ago
+        R(old, widget, "y", "a follow-up on an open case"),
+        R(old, widget, "z", "a" * (services.MAX_TEXT + 1)),
+    ]
+    outcomes = services.chat_messages_store_many(requests)
+    assert passes[0] == 4  # three new cases and one existing, in one pass of the pipeline
+    stored = [o for o in outcomes if isinstance(o, services.StoredMessage)]
+    assert len(stored) == 7 and isinstance(outcomes[-1], services.ValidationFailed)
+    assert outcomes[4].message.pk == outcomes[1].message.pk  # the doubled one: one message
+    assert outcomes[5].duplicate is True
+    assert outcomes[3].message.conversation_id == outcomes[0].message.conversation_id
+    assert Conversation.objects.count() == 4
+    assert Message.objects.count() == 1 + 5
+    for session in sessions:
+        session.refresh_from_db()
+        assert session.conversation_id is not None
