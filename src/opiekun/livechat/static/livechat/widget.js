@@ -577,6 +577,7 @@
   }
   [preForm, offForm, trnForm].forEach(function (form) {
     form.addEventListener("input", function (e) {
+      form.dataset.touched = "1"; // the visitor is filling it in: never rebuilt or replaced under them
       var input = e.target;
       if (!input || !input.getAttribute || input.getAttribute("aria-invalid") !== "true") return;
       input.removeAttribute("aria-invalid");
@@ -612,6 +613,7 @@
   }
   function buildPrechat() {
     preForm.textContent = "";
+    preForm.dataset.touched = "";
     preForm.appendChild(el("p", "", config.greeting || t("prechatIntro")));
     if (config.greeting) preForm.appendChild(el("p", "", t("prechatIntro")));
     var first = null;
@@ -634,6 +636,7 @@
   });
   function buildOffline() {
     offForm.textContent = "";
+    offForm.dataset.touched = "";
     offForm.appendChild(el("p", "", t("offlineIntro")));
     var who = identity() || {}; // the shop's signed-in customer: no need to type who they are
     var first = field(offForm, "name", t("name"), "text", typeof who.name === "string" ? who.name : "", false);
@@ -675,6 +678,7 @@
   });
   function buildTranscript() {
     trnForm.textContent = "";
+    trnForm.dataset.touched = "";
     trnForm.appendChild(el("p", "", t("transcriptIntro")));
     var input = field(trnForm, "email", t("email"), "email", state.email, true);
     var go = el("button", "primary", t("transcriptSend"));
@@ -730,6 +734,8 @@
     badge = $(".badge");
     state.open = true;
     save();
+    // Agents come and go: whether someone is there is asked again when the chat opens after a while.
+    if (configAt && Date.now() - configAt > 20000) loadConfig();
     ensureSocket();
     chooseView();
     markRead();
@@ -850,10 +856,10 @@
 
   window.OpiekunChat = Object.assign(window.OpiekunChat || {}, { open: open, close: close });
 
-  function start() {
-    document.body.appendChild(host);
-    paintStatic();
-    fetch(BASE + "/chat/" + encodeURIComponent(KEY) + "/config.json?lang=" + LANG, { mode: "cors", credentials: "omit" })
+  var configAt = 0;
+  function loadConfig() {
+    configAt = Date.now();
+    return fetch(BASE + "/chat/" + encodeURIComponent(KEY) + "/config.json?lang=" + LANG, { mode: "cors", credentials: "omit" })
       .then(function (r) {
         if (r.status === 403 || r.status === 404) {
           // Not allowed on this page (or no such widget): show nothing rather than a broken chat.
@@ -866,9 +872,18 @@
       .then(function (data) {
         for (var k in data) config[k] = data[k];
         paintStatic();
-        if (isOpen()) chooseView();
+        if (isOpen() && !(current && current.dataset.touched) && current !== trnForm && current !== doneView) {
+          if (current !== chatView) current = null; // an untouched form may give way (someone came back)
+          chooseView();
+        }
       })
       .catch(function () { /* the socket's welcome still tells us what we need */ });
+  }
+
+  function start() {
+    document.body.appendChild(host);
+    paintStatic();
+    loadConfig();
     // A visitor with a chat going reconnects at once (replies reach them on any page); others on open.
     if (state.session && hasChat()) connect();
     if (state.open) open();
