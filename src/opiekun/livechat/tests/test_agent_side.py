@@ -344,3 +344,29 @@ def test_messages_arriving_together_are_stored_in_one_pass(db, shop, monkeypatch
     for session in sessions:
         session.refresh_from_db()
         assert session.conversation_id is not None
+
+
+def test_a_deactivated_agents_chat_socket_is_closed_on_its_next_check(live, agent, monkeypatch):
+    from opiekun.livechat import consumers
+
+    monkeypatch.setattr(consumers, "RECHECK_EVERY", 0)
+
+    async def scenario():
+        desk = await agent_socket(agent.user)
+        await next_frame(desk, lambda f: f["type"] == "waiting")
+        await desk.send_json_to({"type": "ping"})
+        assert (await next_frame(desk))["type"] == "pong"
+        agent.user.is_active = False
+        await sync_to_async(agent.user.save)()
+        await desk.send_json_to({"type": "ping"})
+        closed = None
+        for _ in range(5):
+            message = await desk.receive_output(timeout=2)
+            if message["type"] == "websocket.close":
+                closed = message
+                break
+        assert closed == {"type": "websocket.close", "code": consumers.CLOSE_UNAUTHENTICATED}
+        await desk.disconnect()  # the browser completes the close
+        assert (await sync_to_async(AgentPresence.objects.get)(agent=agent)).sockets == 0
+
+    live(scenario)
