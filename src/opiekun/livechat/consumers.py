@@ -34,7 +34,7 @@ from opiekun.realtime.consumers import RECHECK_EVERY, Outbox
 from opiekun.realtime.consumers import _still_signed_in as still_signed_in
 
 from . import selectors, services, tokens
-from .fanout import desk_group, session_group
+from .fanout import agent_name, desk_group, session_group
 from .intake import intake
 from .models import ChatSession
 
@@ -307,6 +307,7 @@ class VisitorConsumer(_Bounded):
             "visitor": {"name": session.given_name, "email": session.given_email},
             "messages": history,
             "agent_read_up_to": session.agent_read_up_to,
+            "agent": agent_name(session.conversation.assignee) if session.conversation else "",
             "_frames": history,
         }
 

@@ -17,7 +17,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
-from opiekun.conversations.events import MessageCreated, MessageUpdated
+from opiekun.conversations.events import ConversationChanged, MessageCreated, MessageUpdated
 from opiekun.conversations.models import ChannelKind, Conversation, Message
 from opiekun.core.events import subscribe
 from opiekun.inboxes.drivers.livechat.driver import PUSH_MESSAGE_TYPE, conversation_group
@@ -45,6 +45,7 @@ def connect() -> None:
     subscribe(ChatVisitorChanged, on_visitor_changed)
     subscribe(MessageUpdated, on_message_updated)
     subscribe(MessageCreated, on_message_created)
+    subscribe(ConversationChanged, on_conversation_changed)
 
 
 def to_desk(shop_id: int, frame: dict[str, Any]) -> None:
@@ -80,6 +81,34 @@ def on_chat_message(event: ChatMessageStored) -> None:
     }
     to_desk(event.shop_id, ring)
     waiting_changed(event.shop_id)
+
+
+def agent_name(agent: object) -> str:
+    """How the widget names the agent: their first name only."""
+    name = str(getattr(agent, "display_name", "") or "").strip()
+    return name.split()[0] if name else ""
+
+
+def on_conversation_changed(event: ConversationChanged) -> None:
+    """A chat got (or lost) its agent: the visitor's header says who is answering."""
+    if event.what != "assigned" or not bridge.is_live():
+        return
+    conversation = (
+        Conversation.objects.select_related("inbox", "assignee")
+        .filter(pk=event.conversation_id, shop_id=event.shop_id, inbox__kind=ChannelKind.LIVECHAT)
+        .first()
+    )
+    key = (
+        str((conversation.inbox.config or {}).get("public_key") or "")
+        if conversation and conversation.inbox
+        else ""
+    )
+    if conversation is None or not key:
+        return
+    to_visitor_group(
+        conversation_group(key, conversation.number),
+        {"type": "agent", "name": agent_name(conversation.assignee)},
+    )
 
 
 def on_visitor_changed(event: ChatVisitorChanged) -> None:

@@ -65,7 +65,7 @@ def widget_for_inbox(inbox: Inbox) -> Widget | None:
 def access_session(*, widget: Widget, key: str) -> ChatSession:
     """The session `key` of this widget (never another widget's or shop's), or NotFound."""
     session = (
-        ChatSession.objects.select_related("contact", "conversation")
+        ChatSession.objects.select_related("contact", "conversation__assignee")
         .filter(inbox=widget.inbox, key=key, ended_at__isnull=True)
         .first()
     )

@@ -96,7 +96,7 @@ def chat_session_open(
     session = None
     if key:
         session = (
-            ChatSession.objects.select_related("contact", "conversation")
+            ChatSession.objects.select_related("contact", "conversation__assignee")
             .filter(inbox=widget.inbox, key=key, ended_at__isnull=True)
             .first()
         )

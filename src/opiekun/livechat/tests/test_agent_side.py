@@ -370,3 +370,19 @@ def test_a_deactivated_agents_chat_socket_is_closed_on_its_next_check(live, agen
         assert (await sync_to_async(AgentPresence.objects.get)(agent=agent)).sockets == 0
 
     live(scenario)
+
+
+def test_the_visitor_sees_who_is_answering(live, widget, agent):
+    from opiekun.conversations.services import conversation_assign
+
+    async def scenario():
+        v, welcome, _ack, conversation = await start_chat()
+        assert welcome["agent"] == ""
+        await sync_to_async(conversation_assign)(conversation=conversation, agent=agent, actor=agent)
+        assert await next_frame(v, lambda f: f["type"] == "agent") == {"type": "agent", "name": "Anna"}
+        await v.disconnect()
+        again = await visitor()
+        assert (await hello(again, session=welcome["session"]))["agent"] == "Anna"
+        await again.disconnect()
+
+    live(scenario)

@@ -32,7 +32,7 @@
       tooLong: "The message is too long (at most {n} characters).", rateLimited: "You are sending messages very fast. Please wait a moment.",
       fileType: "Only JPG, PNG and PDF files can be attached.", fileSize: "The file is too large (at most {n} MB).",
       uploadFailed: "The file could not be sent.", unavailable: "The chat is not available on this page.", error: "Something went wrong. Please try again.",
-      unread: "{n} new messages", newMessage: "New message", file: "File", poweredBy: "Opiekun",
+      unread: "{n} new messages", newMessage: "New message", file: "File", poweredBy: "Opiekun", agentHere: "{name} is answering",
     },
     pl: {
       open: "Otwórz czat", close: "Zamknij czat", title: "Czat", online: "Jesteśmy dostępni", away: "Chwilowo nas nie ma",
@@ -48,7 +48,7 @@
       tooLong: "Wiadomość jest za długa (najwyżej {n} znaków).", rateLimited: "Wysyłasz wiadomości bardzo szybko. Poczekaj chwilę.",
       fileType: "Można dołączać tylko pliki JPG, PNG i PDF.", fileSize: "Plik jest za duży (najwyżej {n} MB).",
       uploadFailed: "Nie udało się wysłać pliku.", unavailable: "Czat nie jest dostępny na tej stronie.", error: "Coś poszło nie tak. Spróbuj ponownie.",
-      unread: "Nowe wiadomości: {n}", newMessage: "Nowa wiadomość", file: "Plik", poweredBy: "Opiekun",
+      unread: "Nowe wiadomości: {n}", newMessage: "Nowa wiadomość", file: "Plik", poweredBy: "Opiekun", agentHere: "Odpowiada: {name}",
     },
     ru: {
       open: "Открыть чат", close: "Закрыть чат", title: "Чат", online: "Мы на связи", away: "Сейчас нас нет на месте",
@@ -64,7 +64,7 @@
       tooLong: "Сообщение слишком длинное (не более {n} символов).", rateLimited: "Вы отправляете сообщения слишком быстро. Подождите немного.",
       fileType: "Можно прикрепить только файлы JPG, PNG и PDF.", fileSize: "Файл слишком большой (не более {n} МБ).",
       uploadFailed: "Не удалось отправить файл.", unavailable: "Чат недоступен на этой странице.", error: "Что-то пошло не так. Попробуйте ещё раз.",
-      unread: "Новых сообщений: {n}", newMessage: "Новое сообщение", file: "Файл", poweredBy: "Opiekun",
+      unread: "Новых сообщений: {n}", newMessage: "Новое сообщение", file: "Файл", poweredBy: "Opiekun", agentHere: "Отвечает: {name}",
     },
   };
   var LANG = (document.documentElement.lang || navigator.language || "en").slice(0, 2).toLowerCase();
@@ -205,9 +205,10 @@
     var n = parseInt(hex.slice(1), 16), r = (n >> 16) / 255, g = ((n >> 8) & 255) / 255, b = (n & 255) / 255;
     return 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.6 ? "#fff" : "#1b1f24";
   }
+  var agentName = "";
   function paintStatus() {
-    $(".status").classList.toggle("away", !config.online);
-    $(".st").textContent = config.online ? t("online") : t("away");
+    $(".status").classList.toggle("away", !config.online && !agentName);
+    $(".st").textContent = agentName ? t("agentHere", { name: agentName }) : config.online ? t("online") : t("away");
   }
 
   function el(tag, cls, text) {
@@ -305,6 +306,7 @@
     shownMax = Math.max(shownMax, m.id);
     if (m.from === "agent" && m.id > agentMax) {
       agentMax = m.id;
+      if (m.author && !agentName) { agentName = m.author; paintStatus(); } // whoever answers is the agent
       send({ type: "delivered", up_to: m.id });
       if (!isOpen() || document.visibilityState !== "visible") {
         unread += 1;
@@ -438,6 +440,7 @@
         if (f.visitor && f.visitor.email) state.email = f.visitor.email;
         save();
         config.online = !!f.online;
+        agentName = typeof f.agent === "string" ? f.agent : "";
         paintStatus();
         readByAgent = Math.max(readByAgent, f.agent_read_up_to || 0);
         (f.messages || []).forEach(showMessage);
@@ -475,6 +478,10 @@
       case "read":
         readByAgent = Math.max(readByAgent, f.up_to || 0);
         paintRead();
+        break;
+      case "agent":
+        agentName = typeof f.name === "string" ? f.name : "";
+        paintStatus();
         break;
       case "prechat_ok":
         prechatDone = true;
