@@ -69,6 +69,9 @@ def environment(data_dir: Path, port: int, smtp_port: int, **extra: str) -> dict
         "OPIEKUN_PORT": str(port),
         "OPIEKUN_SMTP_HOST": "127.0.0.1",
         "OPIEKUN_SMTP_PORT": str(smtp_port),
+        # Each server its own SMTP intake port: two at once (a browser test's, a scaled pair) must not fight
+        # over the default 2525.
+        "OPIEKUN_SMTP_INTAKE_PORT": str(free_port()),
         "OPIEKUN_EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
         **extra,
     }
@@ -382,7 +385,7 @@ def test_scaled_topology_web_and_worker_processes_share_redis(install, smtp, red
         results = []
         for process in (web, worker):
             process.send_signal(signal.SIGINT)
-            output, _ = process.communicate(timeout=15)
+            output, _ = process.communicate(timeout=30)  # generous: the suite may share 2 busy cores
             results.append((process.returncode, output))
     for code, output in results:
         assert code == 0 and "Traceback" not in output, output
