@@ -17,7 +17,7 @@ from django.db.models import F
 from opiekun.agents.models import Agent, Team
 from opiekun.agents.services import audit_record
 from opiekun.core import clock
-from opiekun.core.bulk import bulk_insert
+from opiekun.core.bulk import bulk_insert, execute_arrays
 from opiekun.core.errors import ValidationFailed
 from opiekun.core.events import publish
 from opiekun.shops.models import Shop
@@ -220,6 +220,22 @@ def _bump_cases(bumps: list[tuple[int, dt.datetime]]) -> None:
         f"{quote('updated_at')} = %s, {quote('message_count')} = {quote('message_count')} + 1 "
         f"WHERE {quote('id')} = %s"
     )
+    if connection.vendor == "postgresql" and len(bumps) > 1:
+        # One statement for the batch (columns as arrays); a case that got several messages counts them all
+        # and keeps the time of the last, as the row-by-row statements would.
+        merged: dict[int, list[Any]] = {}
+        for pk, at in bumps:
+            entry = merged.setdefault(pk, [at, 0])
+            entry[0], entry[1] = at, entry[1] + 1
+        table = quote(Conversation._meta.db_table)
+        execute_arrays(
+            f"UPDATE {table} SET last_message_at = v.at, updated_at = v.at, "
+            f"message_count = {table}.message_count + v.n "
+            "FROM UNNEST((%b)::bigint[], (%b)::timestamptz[], (%b)::integer[]) AS v(id, at, n) "
+            f"WHERE {table}.id = v.id",
+            [list(merged), [at for at, _n in merged.values()], [n for _at, n in merged.values()]],
+        )
+        return
     params = []
     for pk, at in bumps:
         value = field.get_db_prep_save(at, connection)

@@ -11,10 +11,11 @@ server plans one statement instead of one per row.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 
 M = TypeVar("M", bound=models.Model)
 
@@ -27,11 +28,12 @@ def bulk_set(objects: Iterable[models.Model], fields: Sequence[str]) -> int:
     meta = type(objects[0])._meta
     columns: list[Any] = [meta.get_field(name) for name in fields]
     quote = connection.ops.quote_name
-    rows = [[_prepare(f, getattr(obj, f.attname)) for f in columns] + [obj.pk] for obj in objects]
+    db = connections[DEFAULT_DB_ALIAS]
+    rows = [[_prepare(f, getattr(obj, f.attname), db) for f in columns] + [obj.pk] for obj in objects]
     if _unnest(columns) and len(rows) > 1:
         names = [quote(f.column) for f in columns] + ["opiekun_pk"]
         arrays = ", ".join(f"(%b)::{_array_type(f)}" for f in [*columns, meta.pk])
-        _execute_arrays(
+        execute_arrays(
             f"UPDATE {quote(meta.db_table)} SET "
             + ", ".join(f"{quote(f.column)} = v.{quote(f.column)}" for f in columns)
             + f" FROM UNNEST({arrays}) AS v({', '.join(names)})"
@@ -70,24 +72,27 @@ _AS_IS: dict[str, tuple[type, ...]] = {
 }
 
 
-def _prepare(field: Any, value: Any) -> Any:
-    """`field.get_db_prep_save(value)`, skipped where it would hand the value back unchanged."""
+def _prepare(field: Any, value: Any, db: Any) -> Any:
+    """`field.get_db_prep_save(value, db)`, skipped where it would hand the value back unchanged. `db` is
+    the connection itself (not Django's per-thread proxy: each attribute read through it is a lookup)."""
     if value is None and field.null:
         return None
-    kinds = _kinds.get(field)
+    kinds = _kinds.get((field, db.vendor))
     if kinds is None:
-        kinds = _kinds[field] = _AS_IS.get(
-            (field.target_field if field.is_relation else field).get_internal_type(), ()
-        )
-    if type(value) in kinds:
+        kind = (field.target_field if field.is_relation else field).get_internal_type()
+        kinds = _AS_IS.get(kind, ())
+        if kind == "DateTimeField" and db.vendor == "postgresql":
+            kinds = (dt.datetime,)  # psycopg takes an aware datetime as it is (checked below)
+        _kinds[(field, db.vendor)] = kinds
+    if type(value) in kinds and (type(value) is not dt.datetime or value.tzinfo is not None):
         return value
-    return field.get_db_prep_save(value, connection)
+    return field.get_db_prep_save(value, db)
 
 
-_kinds: dict[Any, tuple[type, ...]] = {}
+_kinds: dict[tuple[Any, str], tuple[type, ...]] = {}
 
 
-def _execute_arrays(sql: str, arrays: list[list[Any]]) -> list[tuple[Any, ...]]:
+def execute_arrays(sql: str, arrays: list[list[Any]]) -> list[tuple[Any, ...]]:
     """Run `sql` with one array parameter per column (`%b`: sent in binary), bound on the server (PostgreSQL).
 
     Django's cursors bind client-side: every array would be written out as an escaped literal in
@@ -151,22 +156,23 @@ def bulk_insert(objects: Iterable[M]) -> list[M]:
         for f in stamped:
             f.pre_save(obj, add=True)
     quote = connection.ops.quote_name
+    db = connections[DEFAULT_DB_ALIAS]
     columns = ", ".join(quote(f.column) for f in fields)
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     size = max(1, connection.ops.bulk_batch_size(fields, objects) or len(objects))
     if _unnest(fields) and len(objects) > 1:
         arrays = ", ".join(f"(%b)::{_array_type(f)}" for f in fields)
-        rows = _execute_arrays(
+        rows = execute_arrays(
             f"INSERT INTO {quote(meta.db_table)} ({columns}) SELECT * FROM UNNEST({arrays}) "
             f"RETURNING {quote(meta.pk.column)}",
-            [[_prepare(f, getattr(obj, f.attname)) for obj in objects] for f in fields],
+            [[_prepare(f, getattr(obj, f.attname), db) for obj in objects] for f in fields],
         )
         _set_ids(objects, rows)
         return objects
     with connection.cursor() as cursor:
         for start in range(0, len(objects), size):
             chunk = objects[start : start + size]
-            params = [_prepare(f, getattr(obj, f.attname)) for obj in chunk for f in fields]
+            params = [_prepare(f, getattr(obj, f.attname), db) for obj in chunk for f in fields]
             cursor.execute(
                 f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {', '.join([row] * len(chunk))} "
                 f"RETURNING {quote(meta.pk.column)}",

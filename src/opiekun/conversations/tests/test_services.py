@@ -187,3 +187,26 @@ def test_a_case_of_logged_calls_only_is_answered_by_email(
     assert reply.channel == "webform" and reply.inbox is None
     assert reply.delivery_status == Message.Delivery.SENT, reply.delivery_error
     assert mailoutbox[0].to[0].endswith("<caller@example.org>")
+
+
+@pytest.mark.django_db
+def test_a_batch_with_several_messages_for_one_case_counts_them_all(inbox):
+    import datetime as dt
+
+    from opiekun.conversations.services import InboundRecord, messages_record_inbound_many
+
+    one = factories.ConversationFactory(shop=inbox.shop, inbox=inbox, message_count=3)
+    two = factories.ConversationFactory(shop=inbox.shop, inbox=inbox, message_count=0)
+    base = one.last_message_at + dt.timedelta(minutes=1)
+    records = [
+        InboundRecord(conversation=one, channel="email", text="a", inbox=inbox, at=base),
+        InboundRecord(conversation=two, channel="email", text="b", inbox=inbox, at=base),
+        InboundRecord(
+            conversation=one, channel="email", text="c", inbox=inbox, at=base + dt.timedelta(minutes=5)
+        ),
+    ]
+    messages_record_inbound_many(records)
+    one.refresh_from_db()
+    two.refresh_from_db()
+    assert (one.message_count, one.last_message_at) == (5, base + dt.timedelta(minutes=5))
+    assert (two.message_count, two.last_message_at) == (1, base)
