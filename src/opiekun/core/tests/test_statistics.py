@@ -24,3 +24,18 @@ def test_tables_with_rows_but_no_statistics_are_analysed():
         cursor.execute("SELECT COUNT(*) FROM sqlite_stat1 WHERE tbl = 'auth_permission'")
         assert cursor.fetchone()[0] > 0
     assert analyse_unanalysed_tables() == []  # nothing left the second time
+
+
+@pytest.mark.django_db
+def test_a_new_index_on_an_analysed_table_gets_its_statistics():
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite only: PostgreSQL keeps its own statistics")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+        cursor.execute("CREATE INDEX perm_name_for_test ON auth_permission (name)")  # as a migration adds one
+    analysed = analyse_unanalysed_tables()
+    assert analysed == ["perm_name_for_test"]  # what lacked statistics (the analysis is of everything)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT stat FROM sqlite_stat1 WHERE idx = 'perm_name_for_test'")
+        assert cursor.fetchone() is not None
+    assert analyse_unanalysed_tables() == []
