@@ -284,10 +284,14 @@ def own_addresses(shop: Shop) -> set[str]:
 def identify_contact(batch: Batch) -> None:
     """Who wrote: an authenticated contact as given, else the owner of the sender's addresses (or new)."""
     pending: list[tuple[Context, contacts.Identify]] = []
-    for ctx in batch.live():
+    live = batch.live()
+    # Authenticated senders (a portal or chat session knows its contact): one query for the batch.
+    given = {c.message.sender.contact_id for c in live if c.message.sender.contact_id is not None}
+    known = Contact.objects.filter(shop=batch.shop, pk__in=given).in_bulk() if given else {}
+    for ctx in live:
         sender = ctx.message.sender
         if sender.contact_id is not None:
-            ctx.contact = Contact.objects.filter(pk=sender.contact_id, shop=ctx.shop).first()
+            ctx.contact = known.get(sender.contact_id)
             if ctx.contact is None:
                 ctx.result = Result(REJECTED, reason="Unknown contact.")
             continue
@@ -345,7 +349,9 @@ def thread(batch: Batch) -> None:
             else None
         )
         numbers[ctx] = (token, mailthreads.number_from_subject(ctx.message.subject))
-    conversation_ids = set(by_rfc.values())
+    # Authenticated conversation ids (portal replies, chat sessions) load with the referenced ones.
+    given = {ctx.message.conversation_id for ctx in live if ctx.message.conversation_id is not None}
+    conversation_ids = set(by_rfc.values()) | given
     conversation_numbers = {n for pair in numbers.values() for n in pair if n is not None}
     loaded: dict[int, Conversation] = {}
     if conversation_ids:
@@ -382,10 +388,10 @@ def _thread_one(
     assert ctx.contact is not None
     message = ctx.message
     if message.conversation_id is not None:
-        ctx.conversation = Conversation.objects.filter(
-            pk=message.conversation_id, shop=ctx.shop, contact=ctx.contact
-        ).first()
-        if ctx.conversation is None:
+        # Only the sender's own case of this shop (loaded for the batch with the shop as a condition).
+        ctx.conversation = loaded.get(message.conversation_id)
+        if ctx.conversation is None or ctx.conversation.contact_id != ctx.contact.pk:
+            ctx.conversation = None
             raise Stop(REJECTED, "Unknown conversation.")
     if ctx.conversation is None:
         for rfc_id in reference_ids:  # the nearest ancestor wins

@@ -136,3 +136,32 @@ def test_a_conversation_of_another_contact_cannot_be_joined(inbox):
     )
     assert result.outcome == pipeline.REJECTED
     assert mine.conversation.messages.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_batch_of_authenticated_messages_joins_only_the_senders_own_cases(inbox, other_shop):
+    mine = pipeline.process(inbox=inbox, message=inbound())
+    theirs_inbox = factories.InboxFactory(shop=other_shop, kind=inbox.kind, name="Theirs")
+    theirs = pipeline.process(inbox=theirs_inbox, message=inbound(email="obcy@example.org"))
+    own = SenderHints(contact_id=mine.contact.pk)
+    results = pipeline.process_many(
+        inbox=inbox,
+        messages=[
+            InboundMessage(sender=own, text="one", conversation_id=mine.conversation.pk),
+            InboundMessage(sender=own, text="another shop's case", conversation_id=theirs.conversation.pk),
+            InboundMessage(sender=SenderHints(contact_id=theirs.contact.pk), text="another shop's contact"),
+            InboundMessage(sender=own, text="two", conversation_id=mine.conversation.pk),
+        ],
+    )
+    assert [r.outcome for r in results] == [
+        pipeline.APPENDED,
+        pipeline.REJECTED,
+        pipeline.REJECTED,
+        pipeline.APPENDED,
+    ]
+    assert [r.reason for r in results[1:3]] == ["Unknown conversation.", "Unknown contact."]
+    assert theirs.conversation.messages.count() == 1
+    assert list(mine.conversation.messages.order_by("id").values_list("text", flat=True))[-2:] == [
+        "one",
+        "two",
+    ]
