@@ -30,8 +30,7 @@ from opiekun.agents.models import Agent
 from opiekun.conversations.models import Message
 from opiekun.core.errors import NotFound, RateLimited, ValidationFailed
 from opiekun.inboxes.drivers.livechat.driver import conversation_group, origin_allowed
-from opiekun.realtime.consumers import RECHECK_EVERY, Outbox
-from opiekun.realtime.consumers import _still_signed_in as still_signed_in
+from opiekun.realtime.consumers import RECHECK_EVERY, Outbox, still_signed_in
 
 from . import selectors, services, tokens
 from .fanout import agent_name, desk_group, session_group

@@ -42,7 +42,7 @@ def _agent_of(user: Any) -> Agent | None:
     return Agent.objects.filter(user_id=user.pk).only("id", "shop_id").first()
 
 
-def _still_signed_in(*, agent_id: int, session_key: str | None, check_session: bool) -> bool:
+def still_signed_in(*, agent_id: int, session_key: str | None, check_session: bool) -> bool:
     """The agent is still active and (for a session-authenticated socket) its session still signs them in.
 
     Reads the session afresh from its store: a logout elsewhere deletes it, a password change alters
@@ -178,7 +178,7 @@ class DeskConsumer(AsyncJsonWebsocketConsumer):
             return
         if time.monotonic() - self._checked_at > RECHECK_EVERY:  # the desk pings every 25 s
             self._checked_at = time.monotonic()
-            if not await database_sync_to_async(_still_signed_in)(
+            if not await database_sync_to_async(still_signed_in)(
                 agent_id=self.agent_id, session_key=self._session_key, check_session=self._check_session
             ):
                 self._closing = True
