@@ -501,3 +501,12 @@ def test_only_failed_replies_of_this_conversation_can_be_sent_again(desk, conv, 
     assert Message.objects.get(pk=foreign.pk).delivery_status == "failed"
     assert Message.objects.get(pk=reply.pk).delivery_status == "failed"
     assert desk.get(f"/c/{conv.number}/m/{reply.pk}/resend/").status_code == 405
+
+
+@pytest.mark.django_db
+def test_a_chat_visitors_session_key_is_never_shown(desk, conv):
+    key = "dPkCHEtC6yP2v8HgIIKxJKtXtYWv-secret"
+    Identity.objects.create(shop=conv.shop, contact=conv.contact, kind=Identity.Kind.CHAT, value=key)
+    for page in (url(conv), f"/contacts/{conv.contact_id}/"):
+        html = desk.get(page).content.decode()
+        assert "Live chat visitor" in html and key not in html, page
