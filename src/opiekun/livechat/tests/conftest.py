@@ -12,16 +12,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from channels.testing.websocket import WebsocketCommunicator
 from django.core.cache import cache
 
-from opiekun.core.serving import register_loop
 from opiekun.inboxes.drivers.livechat.identity import identity_sign
 from opiekun.livechat.consumers import AgentChatConsumer, VisitorConsumer
 from opiekun.livechat.selectors import Widget
 from opiekun.testing import factories
+from opiekun.testing.live import run_live
 
 ORIGIN = "https://sklep.example"
 KEY = "testwidgetkey0123456789"
@@ -65,20 +63,6 @@ def signed_identity(email: str, name: str, expires: int, secret: str = SECRET) -
         "expires": expires,
         "signature": identity_sign(secret=secret, email=email, name=name, expires=expires),
     }
-
-
-def run_live(scenario: Callable[[], Awaitable[None]]) -> None:
-    async def main() -> None:
-        layer = get_channel_layer()
-        await layer.flush()
-        register_loop(asyncio.get_running_loop())
-        try:
-            await scenario()
-        finally:
-            register_loop(None)
-            await layer.flush()
-
-    async_to_sync(main)()
 
 
 @pytest.fixture

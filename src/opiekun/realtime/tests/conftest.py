@@ -14,26 +14,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from channels.testing.websocket import WebsocketCommunicator
 
-from opiekun.core.serving import register_loop
 from opiekun.realtime.consumers import DeskConsumer
-
-
-def run_live(scenario: Callable[[], Awaitable[None]]) -> None:
-    async def main() -> None:
-        layer = get_channel_layer()
-        await layer.flush()
-        register_loop(asyncio.get_running_loop())
-        try:
-            await scenario()
-        finally:
-            register_loop(None)
-            await layer.flush()
-
-    async_to_sync(main)()
+from opiekun.testing.live import run_live
 
 
 async def desk_socket(user: Any, consumer: type[DeskConsumer] = DeskConsumer) -> WebsocketCommunicator:
