@@ -129,6 +129,7 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"  Desk:          {base}/")
         self.stdout.write(f"  Contact form:  {base}/contact/{shop.slug}/")
+        self.stdout.write(f"  Live chat:     {base}/chat-demo/  (a shop page with the chat widget)")
         self.stdout.write(f"  Admin:         {base}/admin/")
         shown = password or "(changed since the demo set it)"
         self.stdout.write(f"  Logins (password: {shown}):")
