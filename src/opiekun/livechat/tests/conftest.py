@@ -6,8 +6,6 @@ does with uvicorn's, so fan-out after commit (the bridge, the driver) reaches th
 
 from __future__ import annotations
 
-import asyncio
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -19,7 +17,7 @@ from opiekun.inboxes.drivers.livechat.identity import identity_sign
 from opiekun.livechat.consumers import AgentChatConsumer, VisitorConsumer
 from opiekun.livechat.selectors import Widget
 from opiekun.testing import factories
-from opiekun.testing.live import run_live
+from opiekun.testing.live import next_frame, run_live
 
 ORIGIN = "https://sklep.example"
 KEY = "testwidgetkey0123456789"
@@ -93,39 +91,3 @@ async def agent_socket(user: Any) -> WebsocketCommunicator:
     connected, _ = await communicator.connect()
     assert connected
     return communicator
-
-
-async def next_frame(
-    communicator: WebsocketCommunicator, match: Callable[[dict], bool] = lambda f: True, timeout: float = 3.0
-) -> dict:
-    """The first frame satisfying `match` within `timeout` (others are skipped)."""
-    seen = []
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        remaining = deadline - loop.time()
-        if remaining <= 0:
-            raise AssertionError(f"no matching frame within {timeout}s; saw {seen}")
-        try:
-            async with asyncio.timeout(remaining):
-                message = await communicator.output_queue.get()
-        except TimeoutError:
-            raise AssertionError(f"no matching frame within {timeout}s; saw {seen}") from None
-        if message["type"] == "websocket.close":
-            raise AssertionError(f"socket closed with {message.get('code')}; saw {seen}")
-        frame = json.loads(message["text"])
-        if match(frame):
-            return frame
-        seen.append(frame)
-
-
-async def quiet(communicator: WebsocketCommunicator, seconds: float = 0.5) -> list[dict]:
-    """Every frame until the socket has been quiet for `seconds`."""
-    frames = []
-    while True:
-        try:
-            async with asyncio.timeout(seconds):
-                message = await communicator.output_queue.get()
-        except TimeoutError:
-            return frames
-        frames.append(json.loads(message["text"]) if message["type"] == "websocket.send" else message)

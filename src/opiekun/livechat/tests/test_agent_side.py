@@ -10,8 +10,10 @@ from opiekun.conversations.services import message_send, note_add
 from opiekun.livechat import services
 from opiekun.livechat.models import AgentPresence, ChatSession
 from opiekun.testing import factories
+from opiekun.testing.live import next_frame
+from opiekun.testing.live import quiet_frames as quiet
 
-from .conftest import agent_socket, hello, make_widget, next_frame, quiet, visitor
+from .conftest import agent_socket, hello, make_widget, visitor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

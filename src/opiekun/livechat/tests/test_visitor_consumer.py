@@ -14,8 +14,10 @@ from opiekun.livechat import consumers, services
 from opiekun.livechat.models import ChatSession
 from opiekun.livechat.tokens import session_token
 from opiekun.testing import factories
+from opiekun.testing.live import next_frame
+from opiekun.testing.live import quiet_frames as quiet
 
-from .conftest import KEY, ORIGIN, hello, make_widget, next_frame, quiet, signed_identity, visitor
+from .conftest import KEY, ORIGIN, hello, make_widget, signed_identity, visitor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -8,8 +8,6 @@ the consumers' database_sync_to_async) runs it on the test's own thread and data
 
 from __future__ import annotations
 
-import asyncio
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -17,7 +15,7 @@ import pytest
 from channels.testing.websocket import WebsocketCommunicator
 
 from opiekun.realtime.consumers import DeskConsumer
-from opiekun.testing.live import run_live
+from opiekun.testing.live import quiet_frames, run_live
 
 
 async def desk_socket(user: Any, consumer: type[DeskConsumer] = DeskConsumer) -> WebsocketCommunicator:
@@ -29,43 +27,9 @@ async def desk_socket(user: Any, consumer: type[DeskConsumer] = DeskConsumer) ->
     return communicator
 
 
-async def next_frame(
-    communicator: WebsocketCommunicator,
-    match: Callable[[dict], bool] = lambda f: True,
-    timeout: float = 3.0,
-    seen: list[dict] | None = None,
-) -> dict:
-    """The first frame satisfying `match` within `timeout`; frames skipped on the way go to `seen`."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        remaining = deadline - loop.time()
-        if remaining <= 0:
-            raise AssertionError(f"no matching frame within {timeout}s; saw {seen}")
-        try:
-            async with asyncio.timeout(remaining):
-                message = await communicator.output_queue.get()
-        except TimeoutError:
-            raise AssertionError(f"no matching frame within {timeout}s; saw {seen}") from None
-        assert message["type"] == "websocket.send", message
-        frame = json.loads(message["text"])
-        if match(frame):
-            return frame
-        if seen is not None:
-            seen.append(frame)
-
-
-async def drain_frames(communicator: WebsocketCommunicator, quiet: float = 0.6) -> list[dict]:
+async def drain_frames(communicator: WebsocketCommunicator, quiet: float = 0.6) -> list[dict]:  # type: ignore[type-arg]
     """Every frame until the socket has been quiet for `quiet` seconds (longer than a counts round)."""
-    frames = []
-    while True:
-        try:
-            async with asyncio.timeout(quiet):
-                message = await communicator.output_queue.get()
-        except TimeoutError:
-            return frames
-        assert message["type"] == "websocket.send", message
-        frames.append(json.loads(message["text"]))
+    return await quiet_frames(communicator, quiet)
 
 
 @pytest.fixture

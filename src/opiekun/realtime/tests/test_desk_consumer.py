@@ -16,8 +16,9 @@ from opiekun.conversations.services import conversation_assign, conversation_cre
 from opiekun.realtime.consumers import CLOSE_NOT_AN_AGENT, CLOSE_TOO_SLOW, CLOSE_UNAUTHENTICATED, DeskConsumer
 from opiekun.realtime.fanout import shop_group
 from opiekun.testing import factories
+from opiekun.testing.live import next_frame
 
-from .conftest import desk_socket, drain_frames, next_frame
+from .conftest import desk_socket, drain_frames
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

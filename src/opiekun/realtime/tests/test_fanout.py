@@ -13,8 +13,9 @@ from opiekun.conversations.services import conversation_assign, note_add
 from opiekun.realtime import bridge, fanout
 from opiekun.realtime.fanout import agent_group, shop_group
 from opiekun.testing import factories
+from opiekun.testing.live import next_frame
 
-from .conftest import desk_socket, next_frame
+from .conftest import desk_socket
 
 
 @pytest.fixture
