@@ -15,7 +15,6 @@ Both reuse the desk's bounded Outbox: one slow client never holds more than its 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -23,14 +22,13 @@ from collections import deque
 from typing import Any
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.urls import reverse
 
 from opiekun.agents.models import Agent
 from opiekun.conversations.models import Message
 from opiekun.core.errors import NotFound, RateLimited, ValidationFailed
 from opiekun.inboxes.drivers.livechat.driver import conversation_group, origin_allowed
-from opiekun.realtime.consumers import RECHECK_EVERY, Outbox, still_signed_in
+from opiekun.realtime.consumers import RECHECK_EVERY, BoundedSocket, still_signed_in
 
 from . import selectors, services, tokens
 from .fanout import agent_name, desk_group, session_group
@@ -43,9 +41,7 @@ CLOSE_UNKNOWN_WIDGET = 4404
 CLOSE_FORBIDDEN_ORIGIN = 4403
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_POLICY = 1008  # a flood of frames: the widget backs off before it reconnects
-CLOSE_TOO_SLOW = 1013
 MAX_FRAME = 16 * 1024  # bytes of one client frame (a message of MAX_TEXT characters fits)
-OUTBOX_LIMIT = 200
 FRAMES_PER_WINDOW = (40, 10)  # any frames per socket per window (seconds), before error frames
 FLOOD_CLOSE = 3  # …and this many windows' worth of frames closes the socket
 TYPING_EVERY = 2.0  # seconds between typing frames passed on
@@ -67,51 +63,8 @@ class _Window:
         return self.count
 
 
-class _Bounded(AsyncWebsocketConsumer):
-    """The shared part: a writer task draining a bounded Outbox, JSON frames out."""
-
-    outbox_limit = OUTBOX_LIMIT
-
-    def _setup(self) -> None:
-        self.outbox = Outbox(self.outbox_limit)
-        self._writer: asyncio.Task[None] | None = None
-        self._closing = False
-        self._joined: list[str] = []
-        self._closer: asyncio.Task[None] | None = None
-
-    async def _start_writer(self) -> None:
-        self._writer = asyncio.create_task(self._write())
-
-    async def _join(self, group: str) -> None:
-        if group not in self._joined:
-            await self.channel_layer.group_add(group, self.channel_name)
-            self._joined.append(group)
-
-    async def _leave_groups(self) -> None:
-        joined, self._joined = self._joined, []
-        for group in joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
-
-    async def queue(self, frame: dict[str, Any]) -> None:
-        if self._closing:
-            return
-        if not self.outbox.put(frame):
-            log.info("chat socket %s lags %d frames behind; closing it", self.channel_name, len(self.outbox))
-            self._closing = True
-            if self._writer is not None:
-                self._writer.cancel()
-            await self._leave_groups()
-            self._closer = asyncio.create_task(self.close(code=CLOSE_TOO_SLOW))
-
-    async def _write(self) -> None:
-        try:
-            while True:
-                frame = await self.outbox.get()
-                await self.send(text_data=json.dumps(frame, ensure_ascii=False))
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.warning("chat socket writer failed", exc_info=True)
+class _Bounded(BoundedSocket):
+    """The chat sockets' shared part (the bounded writer itself is realtime's BoundedSocket)."""
 
     async def _refuse(self, code: int) -> None:
         # Accept first so the browser sees the close code (a refused handshake carries none).
@@ -194,7 +147,7 @@ class VisitorConsumer(_Bounded):
             await self._refuse(CLOSE_FORBIDDEN_ORIGIN)
             return
         await self.accept()
-        await self._start_writer()
+        self._start_writer()
 
     async def disconnect(self, code: int) -> None:
         self._closing = True
@@ -506,7 +459,7 @@ class AgentChatConsumer(_Bounded):
         self.team_ids = await database_sync_to_async(selectors.agent_team_ids)(agent_id=agent.pk)
         await self._join(desk_group(agent.shop_id))
         await self.accept()
-        await self._start_writer()
+        self._start_writer()
         await database_sync_to_async(services.agent_presence_change)(
             agent_id=agent.pk, shop_id=agent.shop_id, delta=1
         )

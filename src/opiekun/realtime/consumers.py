@@ -15,7 +15,7 @@ from importlib import import_module
 from typing import Any
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
 from django.utils.crypto import constant_time_compare
@@ -103,17 +103,72 @@ class Outbox:
         return self._frames.popleft()
 
 
-class DeskConsumer(AsyncJsonWebsocketConsumer):
-    """One agent's desk: joins `desk.shop.<shop>` and `desk.agent.<agent>`, forwards their frames."""
+class BoundedSocket(AsyncWebsocketConsumer):
+    """A socket whose frames out wait in a bounded Outbox drained by one writer task.
+
+    A client that reads slowly blocks only its writer, while frames for it collect (bounded) in the
+    outbox instead of in the channel layer's unbounded queues; one that lags `outbox_limit` frames
+    behind is closed with 1013. The desk socket and the chat sockets (livechat/consumers.py) share it.
+    """
 
     outbox_limit = OUTBOX_LIMIT
 
-    async def connect(self) -> None:
-        self.agent_id: int | None = None
-        self._joined: list[str] = []
+    def _setup(self) -> None:
+        self.outbox = Outbox(self.outbox_limit)
         self._writer: asyncio.Task[None] | None = None
         self._closing = False
+        self._joined: list[str] = []
         self._closer: asyncio.Task[None] | None = None
+
+    def _start_writer(self) -> None:
+        self._writer = asyncio.create_task(self._write())
+
+    async def _join(self, group: str) -> None:
+        if group not in self._joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+            self._joined.append(group)
+
+    async def _leave_groups(self) -> None:
+        joined, self._joined = self._joined, []
+        for group in joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def queue(self, frame: dict[str, Any]) -> None:
+        if self._closing:
+            return
+        if not self.outbox.put(frame):
+            log.info("%s lags %d frames behind; closing it", self.socket_label(), len(self.outbox))
+            self._closing = True
+            if self._writer is not None:
+                self._writer.cancel()
+            # Leave the groups first: nothing more piles up for this socket in the channel layer, even
+            # while the close frame itself waits behind the client's full TCP window.
+            await self._leave_groups()
+            self._closer = asyncio.create_task(self.close(code=CLOSE_TOO_SLOW))
+
+    async def _write(self) -> None:
+        try:
+            while True:
+                frame = await self.outbox.get()
+                await self.transmit(frame)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.warning("writer of %s failed", self.socket_label(), exc_info=True)
+
+    async def transmit(self, frame: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(frame, ensure_ascii=False))
+
+    def socket_label(self) -> str:
+        return f"socket {self.channel_name}"
+
+
+class DeskConsumer(BoundedSocket):
+    """One agent's desk: joins `desk.shop.<shop>` and `desk.agent.<agent>`, forwards their frames."""
+
+    async def connect(self) -> None:
+        self.agent_id: int | None = None
+        self._setup()
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             # Accept first so the browser sees the close code (a refused handshake carries none).
@@ -130,16 +185,14 @@ class DeskConsumer(AsyncJsonWebsocketConsumer):
         session = self.scope.get("session")
         self._session_key = getattr(session, "session_key", None) if session is not None else None
         self._check_session = session is not None
-        self.outbox = Outbox(self.outbox_limit)
         # Join before reading the counts: a change made meanwhile is then pushed, not missed.
         for group in (shop_group(agent.shop_id), agent_group(agent.pk)):
-            await self.channel_layer.group_add(group, self.channel_name)
-            self._joined.append(group)
+            await self._join(group)
         await self.accept()
-        self._writer = asyncio.create_task(self._write())
+        self._start_writer()
         # Any change after this read is followed by a pushed round, so the desk converges on the truth.
         counts = await database_sync_to_async(view_counts)(agent=agent)
-        await self._queue({"type": "counts", "counts": counts.as_dict()})
+        await self.queue({"type": "counts", "counts": counts.as_dict()})
 
     async def disconnect(self, code: int) -> None:
         self._closing = True
@@ -147,18 +200,13 @@ class DeskConsumer(AsyncJsonWebsocketConsumer):
             self._writer.cancel()
         await self._leave_groups()
 
-    async def _leave_groups(self) -> None:
-        joined, self._joined = self._joined, []
-        for group in joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
-
     # -- from the channel layer -------------------------------------------------------------------
 
     async def desk_frame(self, message: dict[str, Any]) -> None:
         frame = message.get("frame")
         if not isinstance(frame, dict) or self.agent_id is None:
             return
-        await self._queue(frame)
+        await self.queue(frame)
 
     # -- from the browser -------------------------------------------------------------------------
 
@@ -166,15 +214,15 @@ class DeskConsumer(AsyncJsonWebsocketConsumer):
         if self.agent_id is None:
             return
         if text_data is None or len(text_data) > MAX_CLIENT_FRAME:
-            await self._queue({"type": "error", "error": "bad_frame"})
+            await self.queue({"type": "error", "error": "bad_frame"})
             return
         try:
             data = json.loads(text_data)
         except ValueError:
-            await self._queue({"type": "error", "error": "bad_json"})
+            await self.queue({"type": "error", "error": "bad_json"})
             return
         if not isinstance(data, dict) or data.get("type") != "ping":
-            await self._queue({"type": "error", "error": "unknown_type"})
+            await self.queue({"type": "error", "error": "unknown_type"})
             return
         if time.monotonic() - self._checked_at > RECHECK_EVERY:  # the desk pings every 25 s
             self._checked_at = time.monotonic()
@@ -185,36 +233,9 @@ class DeskConsumer(AsyncJsonWebsocketConsumer):
                 await self._leave_groups()
                 await self.close(code=CLOSE_UNAUTHENTICATED)
                 return
-        await self._queue({"type": "pong"})
+        await self.queue({"type": "pong"})
 
     # -- to the browser ---------------------------------------------------------------------------
 
-    async def _queue(self, frame: dict[str, Any]) -> None:
-        if self._closing:
-            return
-        if not self.outbox.put(frame):
-            log.info(
-                "desk socket of agent %s lags %d frames behind; closing it", self.agent_id, len(self.outbox)
-            )
-            self._closing = True
-            if self._writer is not None:
-                self._writer.cancel()
-            # Leave the groups first: nothing more piles up for this socket in the channel layer, even
-            # while the close frame itself waits behind the client's full TCP window.
-            await self._leave_groups()
-            self._closer = asyncio.create_task(self.close(code=CLOSE_TOO_SLOW))
-
-    async def _write(self) -> None:
-        # One writer per socket: a client that reads slowly blocks only this task, while frames for it
-        # collect (bounded) in its outbox instead of in the channel layer's unbounded queues.
-        try:
-            while True:
-                frame = await self.outbox.get()
-                await self.transmit(frame)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.warning("desk socket writer of agent %s failed", self.agent_id, exc_info=True)
-
-    async def transmit(self, frame: dict[str, Any]) -> None:
-        await self.send_json(frame)
+    def socket_label(self) -> str:
+        return f"desk socket of agent {self.agent_id}"
