@@ -28,7 +28,7 @@ from opiekun.agents.models import Agent
 from opiekun.conversations.models import Message
 from opiekun.core.errors import NotFound, RateLimited, ValidationFailed
 from opiekun.inboxes.drivers.livechat.driver import conversation_group, origin_allowed
-from opiekun.realtime.consumers import RECHECK_EVERY, BoundedSocket, still_signed_in
+from opiekun.realtime.consumers import BoundedSocket
 
 from . import selectors, services, tokens
 from .fanout import agent_name, desk_group, session_group
@@ -452,10 +452,7 @@ class AgentChatConsumer(_Bounded):
             await self._refuse(CLOSE_UNAUTHENTICATED)
             return
         self.agent = agent
-        session = self.scope.get("session")
-        self._session_key = getattr(session, "session_key", None) if session is not None else None
-        self._check_session = session is not None
-        self._checked_at = time.monotonic()
+        self._remember_sign_in()
         self.team_ids = await database_sync_to_async(selectors.agent_team_ids)(agent_id=agent.pk)
         await self._join(desk_group(agent.shop_id))
         await self.accept()
@@ -502,19 +499,8 @@ class AgentChatConsumer(_Bounded):
         kind = data["type"]
         try:
             if kind == "ping":
-                if time.monotonic() - self._checked_at > RECHECK_EVERY:
-                    # Signed out elsewhere, deactivated, password changed: the socket ends like the session
-                    # (the same check as the desk socket's).
-                    self._checked_at = time.monotonic()
-                    if not await database_sync_to_async(still_signed_in)(
-                        agent_id=self.agent.pk,
-                        session_key=self._session_key,
-                        check_session=self._check_session,
-                    ):
-                        self._closing = True
-                        await self._leave_groups()
-                        await self.close(code=CLOSE_UNAUTHENTICATED)
-                        return
+                if not await self._still_signed_in_or_close(self.agent.pk):  # the desk socket's check
+                    return
                 if time.monotonic() - self._seen_at > 20:
                     self._seen_at = time.monotonic()
                     await database_sync_to_async(services.agent_presence_change)(

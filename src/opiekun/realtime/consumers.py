@@ -162,6 +162,29 @@ class BoundedSocket(AsyncWebsocketConsumer):
     def socket_label(self) -> str:
         return f"socket {self.channel_name}"
 
+    # -- an agent's socket: it lives only as long as the sign-in behind it ---------------------------
+
+    def _remember_sign_in(self) -> None:
+        session = self.scope.get("session")
+        self._session_key = getattr(session, "session_key", None) if session is not None else None
+        self._check_session = session is not None
+        self._checked_at = time.monotonic()
+
+    async def _still_signed_in_or_close(self, agent_id: int) -> bool:
+        """Every RECHECK_EVERY seconds: the agent is still signed in (logout elsewhere, deactivation and a
+        password change end the socket as they end the session), else the socket closes with 4401."""
+        if time.monotonic() - self._checked_at <= RECHECK_EVERY:
+            return True
+        self._checked_at = time.monotonic()
+        if await database_sync_to_async(still_signed_in)(
+            agent_id=agent_id, session_key=self._session_key, check_session=self._check_session
+        ):
+            return True
+        self._closing = True
+        await self._leave_groups()
+        await self.close(code=CLOSE_UNAUTHENTICATED)
+        return False
+
 
 class DeskConsumer(BoundedSocket):
     """One agent's desk: joins `desk.shop.<shop>` and `desk.agent.<agent>`, forwards their frames."""
@@ -181,10 +204,7 @@ class DeskConsumer(BoundedSocket):
             await self.close(code=CLOSE_NOT_AN_AGENT)
             return
         self.agent_id = agent.pk
-        self._checked_at = time.monotonic()
-        session = self.scope.get("session")
-        self._session_key = getattr(session, "session_key", None) if session is not None else None
-        self._check_session = session is not None
+        self._remember_sign_in()
         # Join before reading the counts: a change made meanwhile is then pushed, not missed.
         for group in (shop_group(agent.shop_id), agent_group(agent.pk)):
             await self._join(group)
@@ -224,15 +244,8 @@ class DeskConsumer(BoundedSocket):
         if not isinstance(data, dict) or data.get("type") != "ping":
             await self.queue({"type": "error", "error": "unknown_type"})
             return
-        if time.monotonic() - self._checked_at > RECHECK_EVERY:  # the desk pings every 25 s
-            self._checked_at = time.monotonic()
-            if not await database_sync_to_async(still_signed_in)(
-                agent_id=self.agent_id, session_key=self._session_key, check_session=self._check_session
-            ):
-                self._closing = True
-                await self._leave_groups()
-                await self.close(code=CLOSE_UNAUTHENTICATED)
-                return
+        if not await self._still_signed_in_or_close(self.agent_id):  # the desk pings every 25 s
+            return
         await self.queue({"type": "pong"})
 
     # -- to the browser ---------------------------------------------------------------------------

@@ -349,7 +349,7 @@ def test_messages_arriving_together_are_stored_in_one_pass(db, shop, monkeypatch
 
 
 def test_a_deactivated_agents_chat_socket_is_closed_on_its_next_check(live, agent, monkeypatch):
-    from opiekun.livechat import consumers
+    from opiekun.realtime import consumers  # the agent sockets' shared sign-in check
 
     monkeypatch.setattr(consumers, "RECHECK_EVERY", 0)
 
