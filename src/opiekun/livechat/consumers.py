@@ -150,10 +150,7 @@ class VisitorConsumer(_Bounded):
         self._start_writer()
 
     async def disconnect(self, code: int) -> None:
-        self._closing = True
-        if getattr(self, "_writer", None) is not None:
-            self._writer.cancel()  # type: ignore[union-attr]
-        await self._leave_groups()
+        await self._stop()
         session = getattr(self, "session", None)
         if session is not None:
             self.session = None
@@ -464,10 +461,7 @@ class AgentChatConsumer(_Bounded):
         await self.queue(self._waiting_frame(waiting))
 
     async def disconnect(self, code: int) -> None:
-        self._closing = True
-        if getattr(self, "_writer", None) is not None:
-            self._writer.cancel()  # type: ignore[union-attr]
-        await self._leave_groups()
+        await self._stop()
         agent = getattr(self, "agent", None)
         if agent is not None:
             self.agent = None

@@ -123,6 +123,15 @@ class BoundedSocket(AsyncWebsocketConsumer):
     def _start_writer(self) -> None:
         self._writer = asyncio.create_task(self._write())
 
+    async def _stop(self) -> None:
+        """The socket is going: no more frames, no more groups (safe before `_setup` ran, too)."""
+        self._closing = True
+        writer = getattr(self, "_writer", None)
+        if writer is not None:
+            writer.cancel()
+        if hasattr(self, "_joined"):
+            await self._leave_groups()
+
     async def _join(self, group: str) -> None:
         if group not in self._joined:
             await self.channel_layer.group_add(group, self.channel_name)
@@ -215,10 +224,7 @@ class DeskConsumer(BoundedSocket):
         await self.queue({"type": "counts", "counts": counts.as_dict()})
 
     async def disconnect(self, code: int) -> None:
-        self._closing = True
-        if self._writer is not None:
-            self._writer.cancel()
-        await self._leave_groups()
+        await self._stop()
 
     # -- from the channel layer -------------------------------------------------------------------
 
