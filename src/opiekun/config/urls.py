@@ -10,6 +10,7 @@ urlpatterns = [
     path("api/", api.urls),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("opiekun.webhooks.urls")),
     path("", include("opiekun.livechat.urls")),
     path("", include("opiekun.ui.public.urls")),
     path("", include("opiekun.ui.desk.urls")),

@@ -41,6 +41,25 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+
+
+def _sealing_keys() -> list[str]:
+    """Fernet keys that seal stored credentials (core/secretbox.py): OPIEKUN_SEALING_KEYS (comma-separated, the first
+    seals, all unseal — rotation), else one generated once per data folder, apart from SECRET_KEY so rotating that
+    never loses a shop's credentials."""
+    if os.environ.get("OPIEKUN_SEALING_KEYS"):
+        return [k.strip() for k in os.environ["OPIEKUN_SEALING_KEYS"].split(",") if k.strip()]
+    path = DATA_DIR / "sealing_key"
+    if not path.exists():
+        import base64
+        import secrets
+
+        path.write_text(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+        path.chmod(0o600)
+    return [path.read_text().strip()]
+
+
+OPIEKUN_SEALING_KEYS = _sealing_keys()
 DEBUG = False
 ALLOWED_HOSTS = [h for h in os.environ.get("OPIEKUN_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
 
@@ -55,6 +74,7 @@ INSTALLED_APPS = [
     "huey.contrib.djhuey",
     "opiekun.core",
     "opiekun.shops",
+    "opiekun.webhooks",
     "opiekun.agents",
     "opiekun.contacts",
     "opiekun.conversations",
