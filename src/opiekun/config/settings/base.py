@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "opiekun.contacts",
     "opiekun.conversations",
     "opiekun.inboxes",
+    "opiekun.commerce",
     "opiekun.realtime",
     "opiekun.livechat",
     "opiekun.ui",
