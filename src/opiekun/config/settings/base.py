@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "opiekun.conversations",
     "opiekun.inboxes",
     "opiekun.commerce",
+    "opiekun.telephony",
     "opiekun.realtime",
     "opiekun.livechat",
     "opiekun.ui",
