@@ -24,6 +24,10 @@ class Agent(models.Model):
         default=0, help_text=_("Most open conversations routed to this agent at once; 0 means no limit.")
     )
     ui_language = models.CharField(max_length=8, blank=True)
+    # Telephony: the PBX extension that rings this agent, and the number customers may call back on
+    # (E.164). Calls answered on either are credited to the agent; click-to-call rings it first.
+    phone_extension = models.CharField(_("phone extension"), max_length=40, blank=True)
+    direct_number = models.CharField(_("direct phone number"), max_length=20, blank=True)
 
     class Meta:
         ordering = ["display_name"]
