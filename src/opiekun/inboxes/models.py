@@ -8,6 +8,8 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from pydantic import BaseModel
 
+from opiekun.core.secretbox import SealedJSONField
+
 T = TypeVar("T", bound=BaseModel)
 
 
@@ -23,9 +25,10 @@ class Inbox(models.Model):
         related_name="inboxes",
         help_text="The queue new conversations fall into when no caretaker takes them.",
     )
-    # Per-kind settings, validated by the driver's Config; secrets live apart and never in logs/API.
+    # Per-kind settings, validated by the driver's Config; secrets (passwords, API tokens) live apart,
+    # sealed at rest (core/secretbox.py), and never reach logs or the API.
     config = models.JSONField(default=dict, blank=True)
-    secrets = models.JSONField(default=dict, blank=True, editable=False)
+    secrets = SealedJSONField()
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_activity_at = models.DateTimeField(null=True, blank=True)
