@@ -7,6 +7,7 @@ filters, over a context of plain strings (never model instances, whose methods a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.template import Context, Engine, Library, TemplateSyntaxError, defaultfilters, defaulttags
@@ -14,6 +15,7 @@ from django.template.base import VariableDoesNotExist
 
 from opiekun.agents.models import Agent
 from opiekun.core.errors import ValidationFailed
+from opiekun.core.registry import Registry
 
 from .models import Conversation, Macro
 
@@ -71,6 +73,11 @@ def _engine(autoescape: bool) -> Engine:
 
 _ENGINES = {True: _engine(True), False: _engine(False)}
 
+VariableProvider = Callable[[Conversation], dict[str, Any]]
+variable_providers: Registry[VariableProvider] = Registry("macro variable provider")
+"""More variables for macros from apps above this one (commerce registers `order`): each provider gets
+the conversation and returns plain values under its key, which replace the built-in ones of that key."""
+
 
 def macro_context(*, conversation: Conversation, agent: Agent | None) -> dict[str, Any]:
     """The variables a macro may use, as plain values (reads the conversation's contact and identities)."""
@@ -98,7 +105,7 @@ def macro_context(*, conversation: Conversation, agent: Agent | None) -> dict[st
             "signature": agent.signature if agent else "",
         },
         "shop": {"name": conversation.shop.name},
-    }
+    } | {key: provider(conversation) for key, provider in variable_providers.items()}
 
 
 def render_text(body: str, context: dict[str, Any], *, html: bool = False) -> str:
