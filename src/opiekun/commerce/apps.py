@@ -5,3 +5,19 @@ class CommerceConfig(AppConfig):
     name = "opiekun.commerce"
     label = "commerce"
     verbose_name = "Commerce"
+
+    def ready(self) -> None:
+        from opiekun.conversations import macros
+        from opiekun.conversations.events import MessageCreated
+        from opiekun.core.events import subscribe
+        from opiekun.webhooks.registry import sources
+
+        from . import links, variables
+        from .connectors import baselinker, base, generic, shopify, woocommerce
+
+        # One registry line per platform: the connector (catch-up, normaliser) and its webhook source.
+        for module in (woocommerce, shopify, baselinker, generic):
+            base.platforms.register(module.PLATFORM.name, module.PLATFORM)
+            sources.register(module.SOURCE.name, module.SOURCE)
+        subscribe(MessageCreated, links.link_mentioned_order)
+        macros.variable_providers.register("order", variables.order_variables)

@@ -1,0 +1,54 @@
+"""An order number in a customer's message links the case to that order, with nobody clicking.
+
+Subscribed to MessageCreated (after commit). Only inbound, public messages of a case that has no order
+yet are read, and only in shops with a connector (remembered per process for a minute), so mail
+ingest of shops without a shop platform pays nothing. The contact form's "order number" field is
+stored on the case directly (Conversation.order_ref) and the panel matches it the same way.
+"""
+
+from __future__ import annotations
+
+import time
+
+from opiekun.conversations.events import MessageCreated
+from opiekun.conversations.models import Message
+from opiekun.conversations.services import conversation_link_order
+
+from .models import Connector
+from .selectors import order_number_candidates, orders_by_number
+
+REMEMBER = 60.0
+_has_connector: dict[int, tuple[float, bool]] = {}
+
+
+def shop_has_connector(shop_id: int) -> bool:
+    now = time.monotonic()
+    hit = _has_connector.get(shop_id)
+    if hit is not None and now - hit[0] < REMEMBER:
+        return hit[1]
+    found = Connector.objects.filter(shop_id=shop_id).exists()
+    _has_connector[shop_id] = (now, found)
+    return found
+
+
+def forget() -> None:
+    _has_connector.clear()
+
+
+def link_mentioned_order(event: MessageCreated) -> None:
+    if event.direction != Message.Direction.INBOUND or event.is_internal or not shop_has_connector(event.shop_id):
+        return
+    message = (
+        Message.objects.filter(pk=event.message_id, shop_id=event.shop_id).select_related("conversation").first()
+    )
+    if message is None or message.conversation.order_ref:
+        return
+    candidates = order_number_candidates(f"{message.conversation.subject}\n{message.text}")
+    if not candidates:
+        return
+    orders = orders_by_number(shop_id=event.shop_id, numbers=candidates)
+    contact_id = message.conversation.contact_id
+    # The customer's own order first; another customer's number is still linked (they may ask for a gift).
+    orders.sort(key=lambda o: o.contact_id != contact_id)
+    if orders:
+        conversation_link_order(conversation=message.conversation, order_ref=orders[0].number, actor=None)

@@ -1,0 +1,95 @@
+"""Reads of the commerce mirror: a customer's orders for the 360 panel, connectors and their health."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Prefetch, QuerySet
+
+from opiekun.core.errors import NotFound
+from opiekun.webhooks.models import Endpoint
+from opiekun.webhooks.selectors import Health, endpoint_health
+
+from .models import Connector, Order, Shipment
+
+
+def connector_for_endpoint(endpoint: Endpoint) -> Connector | None:
+    """The connector receiving on `endpoint` (same shop by construction: it was created with it)."""
+    return (
+        Connector.objects.filter(endpoint=endpoint, shop_id=endpoint.shop_id, is_active=True)
+        .select_related("shop")
+        .first()
+    )
+
+
+def connectors_of_shop(*, shop_id: int) -> list[Connector]:
+    return list(Connector.objects.filter(shop_id=shop_id).select_related("endpoint").order_by("id"))
+
+
+def access_connector(*, shop_id: int, connector_id: int) -> Connector:
+    connector = Connector.objects.filter(shop_id=shop_id, pk=connector_id).select_related("endpoint").first()
+    if connector is None:
+        raise NotFound("No such connector.")
+    return connector
+
+
+def _orders(shop_id: int) -> QuerySet[Order]:
+    return Order.objects.filter(shop_id=shop_id).prefetch_related(
+        "lines", Prefetch("shipments", queryset=Shipment.objects.order_by("id")), "payments", "invoices", "returns"
+    )
+
+
+def contact_orders(*, shop_id: int, contact_id: int, limit: int = 10) -> list[Order]:
+    """The customer's newest orders with lines, shipments, payments, invoices and returns (6 queries)."""
+    return list(_orders(shop_id).filter(contact_id=contact_id).order_by("-placed_at", "-id")[:limit])
+
+
+def access_order(*, shop_id: int, order_id: int) -> Order:
+    order = _orders(shop_id).filter(pk=order_id).first()
+    if order is None:
+        raise NotFound("No such order.")
+    return order
+
+
+def orders_by_number(*, shop_id: int, numbers: list[str]) -> list[Order]:
+    """Orders of the shop whose number is one of `numbers` (with or without a leading '#')."""
+    wanted = {n.strip() for n in numbers if n.strip()}
+    wanted |= {"#" + n.lstrip("#") for n in wanted} | {n.lstrip("#") for n in wanted}
+    if not wanted:
+        return []
+    return list(Order.objects.filter(shop_id=shop_id, number__in=wanted).order_by("-placed_at")[:5])
+
+
+_CANDIDATE = re.compile(r"(?<![\w/@.-])#?([A-Za-z]{0,6}[-/]?\d[\d-]{2,19})(?![\w@])")
+
+
+def order_number_candidates(text: str) -> list[str]:
+    """Words that look like order numbers ('SD-10452', '#1001', '100234') in a message, in order."""
+    seen: list[str] = []
+    for match in _CANDIDATE.finditer(text or ""):
+        token = match.group(1).rstrip("-")
+        if token not in seen:
+            seen.append(token)
+    return seen[:20]
+
+
+@dataclass(frozen=True)
+class ConnectorHealth:
+    connector: Connector
+    webhook: Health | None
+    last_sync_at: datetime | None
+    last_error: str
+    orders: int
+
+
+def connector_health(connector: Connector) -> ConnectorHealth:
+    """Last webhook, pending/failed deliveries, last catch-up and its error, orders mirrored."""
+    return ConnectorHealth(
+        connector=connector,
+        webhook=endpoint_health(connector.endpoint) if connector.endpoint else None,
+        last_sync_at=connector.last_sync_at,
+        last_error=connector.last_error,
+        orders=Order.objects.filter(connector=connector).count(),
+    )
