@@ -8,6 +8,7 @@ from datetime import datetime
 
 from django.db.models import Prefetch, QuerySet
 
+from opiekun.conversations.models import Conversation
 from opiekun.core.errors import NotFound
 from opiekun.webhooks.models import Endpoint
 from opiekun.webhooks.selectors import Health, endpoint_health
@@ -93,3 +94,17 @@ def connector_health(connector: Connector) -> ConnectorHealth:
         last_error=connector.last_error,
         orders=Order.objects.filter(connector=connector).count(),
     )
+
+
+def order_conversations(*, shop_id: int, contact_id: int, numbers: list[str]) -> dict[str, list[Conversation]]:
+    """The customer's cases linked to each of these order numbers (by the case's order reference)."""
+    wanted = {n.lstrip("#") for n in numbers if n}
+    if not wanted:
+        return {}
+    refs = wanted | {"#" + n for n in wanted}
+    found: dict[str, list[Conversation]] = {}
+    for c in Conversation.objects.filter(
+        shop_id=shop_id, contact_id=contact_id, order_ref__in=refs, merged_into__isnull=True
+    ).order_by("-last_message_at")[:50]:
+        found.setdefault(c.order_ref.lstrip("#"), []).append(c)
+    return found
