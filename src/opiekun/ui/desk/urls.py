@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import auth, contacts, conversation, files, inbox, mail, search
+from .views import auth, commerce, contacts, conversation, files, inbox, mail, search
 
 app_name = "desk"
 urlpatterns = [
@@ -20,6 +20,7 @@ urlpatterns = [
     path("c/<int:number>/tags/", conversation.tags_action, name="tags"),
     path("c/<int:number>/order/", conversation.order_action, name="order"),
     path("c/<int:number>/merge/", conversation.merge_action, name="merge"),
+    path("c/<int:number>/link-order/", commerce.link_action, name="commerce_link"),
     path("c/<int:number>/log/", conversation.log_action, name="log"),
     path("c/<int:number>/m/<int:message_id>/resend/", conversation.resend_action, name="resend"),
     path("contacts/<int:contact_id>/", contacts.contact_view, name="contact"),
@@ -37,4 +38,8 @@ urlpatterns = [
     path("mail/raw/<int:raw_id>/", mail.raw_mail_view, name="raw_mail"),
     path("mail/raw/<int:raw_id>/download/", mail.raw_mail_download, name="raw_mail_download"),
     path("mail/raw/<int:raw_id>/retry/", mail.raw_mail_retry, name="raw_mail_retry"),
+    # Shop connections (shop admins): connectors with health and their webhook addresses.
+    path("shop-connections/", commerce.connectors_view, name="commerce_connectors"),
+    path("shop-connections/new/", commerce.connector_new_action, name="commerce_connector_new"),
+    path("shop-connections/<int:connector_id>/sync/", commerce.connector_sync_action, name="commerce_sync"),
 ]

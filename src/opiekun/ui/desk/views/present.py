@@ -14,6 +14,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 
+from opiekun.commerce import presentation as commerce_words
 from opiekun.conversations.models import ChannelKind, Conversation, Event, Message, Priority, Status
 from opiekun.conversations.selectors import Snippet
 from opiekun.core import clock
@@ -252,6 +253,10 @@ def event_text(event: Event) -> str:
             return _("Contact %(name)s merged into this one") % {
                 "name": d.get("from_name") or f"#{d.get('from_contact')}"
             }
+    if event.kind.startswith("order."):  # the shop's order events, worded by the commerce app
+        text = commerce_words.event_text(event.kind, d)
+        if text is not None:
+            return text
     return event.kind.replace("_", " ").capitalize()
 
 
@@ -273,6 +278,8 @@ EVENT_ICONS = {
 
 
 def event_icon(event: Event) -> str:
+    if event.kind.startswith("order."):
+        return commerce_words.event_icon(event.kind)
     return EVENT_ICONS.get(event.kind, "i-dot")
 
 
