@@ -38,6 +38,7 @@ from django.utils import timezone
 
 from opiekun.agents.models import Absence, Agent, Team
 from opiekun.agents.services import absence_add, agent_create
+from opiekun.commerce import demo as commerce_demo
 from opiekun.contacts import services as contacts
 from opiekun.contacts.models import Contact
 from opiekun.conversations import services as conversations
@@ -169,6 +170,10 @@ def seed(*, password: str, now: dt.datetime | None = None) -> bool:
         cast = Cast(shop, agents, teams, inboxes, _customers(shop, agents))
         _play(cast, now)
         _backdate(cast, now)
+        commerce_demo.seed(  # the shop's orders the stories talk about (a WooCommerce connection)
+            shop=shop,
+            orders=[(cast.customers[s.customer], s.order, now - parse_ago(s.ago)) for s in data.STORIES if s.order],
+        )
     return True
 
 
