@@ -51,6 +51,8 @@ def _record(
 ) -> OrderRecord:
     first = _pick(number, len(PRODUCTS))
     picks = [PRODUCTS[first], PRODUCTS[(first + 3) % len(PRODUCTS)]][: 1 + _pick(number + "n", 2)]
+    if number == "SD-10452":  # Jan's kettle, as his message says
+        picks = [PRODUCTS[0], PRODUCTS[6]]
     lines = tuple(
         LineRecord(name=name, sku=sku, quantity=Decimal(q), unit_price=Decimal(price), total=Decimal(price) * q)
         for (sku, name, price), q in zip(picks, (1, 2), strict=False)
