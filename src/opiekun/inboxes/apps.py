@@ -13,12 +13,14 @@ class InboxesConfig(AppConfig):
         from .drivers.email.driver import EmailDriver
         from .drivers.livechat.driver import LivechatDriver
         from .drivers.note.driver import NoteDriver
+        from .drivers.sms.driver import SmsDriver
         from .drivers.webform.driver import WebformDriver
 
         registry.drivers.register(WebformDriver.kind, WebformDriver())
         registry.drivers.register(NoteDriver.kind, NoteDriver())
         registry.drivers.register(EmailDriver.kind, EmailDriver())
         registry.drivers.register(LivechatDriver.kind, LivechatDriver())
+        registry.drivers.register(SmsDriver.kind, SmsDriver())
         delivery.connect()
         background.register(_mail_service)
 
