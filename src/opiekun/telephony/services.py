@@ -274,6 +274,8 @@ def _after_change(call: Call, before: str, line: PhoneLine) -> None:
             transaction.on_commit(lambda pk=call.pk: _enqueue_recording(pk))
     if call.direction == "in":
         if call.state in UNANSWERED:
+            if call.callback_id is not None and call.state == CallState.VOICEMAIL and before != CallState.VOICEMAIL:
+                Callback.objects.filter(pk=call.callback_id).update(voicemails=F("voicemails") + 1)
             if call.callback_id is None and not call.number_flagged.startswith(
                 "the caller's number was withheld"
             ):

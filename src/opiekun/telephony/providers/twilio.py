@@ -142,8 +142,7 @@ class Client:
 
     def recording(self, url: str) -> bytes:
         """The recording's audio (MP3) from its RecordingUrl."""
-        if not url.startswith(("http://", "https://")):
-            raise ProviderError("no recording address", transient=False)
-        # The credentials go only to Twilio's own API host, never to another address a payload names.
-        auth = self._auth if url.startswith(self.base + "/") else None
-        return request("GET", url + ".mp3", auth=auth).body
+        # Only from Twilio's own API host (or the line's stand-in): the credentials never go elsewhere.
+        if not url.startswith(self.base + "/"):
+            raise ProviderError("the recording address is not on Twilio's API", transient=False)
+        return request("GET", url + ".mp3", auth=self._auth).body
