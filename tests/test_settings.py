@@ -94,7 +94,10 @@ def test_defaults_are_a_laptop_install_on_sqlite(tmp_path):
     assert shown["data_dir"] == str(tmp_path / "var")
     assert (shown["host"], shown["port"], shown["public_url"]) == ("127.0.0.1", 8000, "http://127.0.0.1:8000")
     assert shown["engine"] == "django.db.backends.sqlite3" and shown["debug"] is False
-    assert shown["layer"] == "channels.layers.InMemoryChannelLayer" and shown["huey"] == "huey.SqliteHuey"
+    assert (
+        shown["layer"] == "opiekun.realtime.layers.InMemoryChannelLayer"
+        and shown["huey"] == "huey.SqliteHuey"
+    )
     assert (
         shown["email_backend"] == "django.core.mail.backends.filebased.EmailBackend"
     )  # no real mail on a laptop

@@ -211,7 +211,8 @@ if REDIS_URL:
     }
 else:
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 500}}
+        # Channels' own, minus a sweep of every queue on every call (realtime/layers.py).
+        "default": {"BACKEND": "opiekun.realtime.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 500}}
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "opiekun"}}
     HUEY = {
