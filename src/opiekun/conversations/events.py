@@ -13,6 +13,7 @@ class ConversationChanged(DomainEvent):
 
     conversation_id: int
     what: str
+    number: int = 0  # the case number when the publisher had it at hand (spares subscribers a lookup)
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class MessageCreated(DomainEvent):
     message_id: int
     direction: str
     is_internal: bool
+    number: int = 0  # the case number when the publisher had it at hand (spares subscribers a lookup)
 
 
 @dataclass(frozen=True)

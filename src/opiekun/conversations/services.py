@@ -252,6 +252,7 @@ def _announce_message(message: Message, record: InboundRecord) -> None:
             message_id=message.pk,
             direction=record.direction,
             is_internal=False,
+            number=record.conversation.number or 0,
         )
     )
 
@@ -362,7 +363,10 @@ def messages_record_inbound_many(records: list[InboundRecord]) -> list[Message]:
         for conversation in touched.values():
             publish(
                 ConversationChanged(
-                    shop_id=conversation.shop_id, conversation_id=conversation.pk, what="message"
+                    shop_id=conversation.shop_id,
+                    conversation_id=conversation.pk,
+                    what="message",
+                    number=conversation.number or 0,
                 )
             )
     return messages

@@ -58,13 +58,22 @@ class _LoopState:
             self.drainer = self.loop.create_task(self._drain())
 
     async def _drain(self) -> None:
+        # No task per message (asyncio.wait_for made one): each then cost a whole turn of the loop, and
+        # under load (a thousand sockets) the backlog drained slower than chats filled it — desks heard
+        # of messages seconds late. The in-memory layer's group_send never waits, so a whole backlog
+        # leaves in one turn; a Redis layer's waits on its connection, within SEND_TIMEOUT each.
         layer = get_channel_layer()
+        local = isinstance(layer, InMemoryChannelLayer)
         while self.backlog:
             group, message = self.backlog.popleft()
             if layer is None:
                 continue
             try:
-                await asyncio.wait_for(layer.group_send(group, message), SEND_TIMEOUT)
+                if local:
+                    await layer.group_send(group, message)
+                else:
+                    async with asyncio.timeout(SEND_TIMEOUT):
+                        await layer.group_send(group, message)
             except Exception:
                 log.warning("realtime fan-out to %s failed", group, exc_info=True)
 

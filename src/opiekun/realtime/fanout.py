@@ -67,9 +67,13 @@ def _number(shop_id: int, conversation_id: int) -> int | None:
     )
 
 
-def _send_about_conversation(shop_id: int, conversation_id: int, frame: dict[str, Any]) -> None:
-    """One frame about a conversation to the shop's desks, with its case number (nothing when gone)."""
-    number = _number(shop_id, conversation_id)
+def _send_about_conversation(
+    shop_id: int, conversation_id: int, frame: dict[str, Any], number: int = 0
+) -> None:
+    """One frame about a conversation to the shop's desks, with its case number (nothing when gone).
+    The number comes with the event when its publisher had it (a chat storing several messages a second
+    spares a lookup per message), else from one indexed lookup."""
+    number = number or _number(shop_id, conversation_id)
     if number is not None:
         _send_to_desk(shop_group(shop_id), {**frame, "conversation_id": conversation_id, "number": number})
 
@@ -78,7 +82,7 @@ def on_conversation_changed(event: ConversationChanged) -> None:
     if not bridge.is_live():
         return
     _send_about_conversation(
-        event.shop_id, event.conversation_id, {"type": "conversation", "what": event.what}
+        event.shop_id, event.conversation_id, {"type": "conversation", "what": event.what}, event.number
     )
     counts_changed(event.shop_id)
 
@@ -95,6 +99,7 @@ def on_message_created(event: MessageCreated) -> None:
             "direction": event.direction,
             "internal": event.is_internal,
         },
+        event.number,
     )
     # Services pair a customer-visible message with ConversationChanged already; marking here too costs
     # nothing (coalesced) and keeps counts right for any future service that does not.
