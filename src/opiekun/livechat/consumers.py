@@ -414,6 +414,8 @@ class VisitorConsumer(_Bounded):
             return
         if frame.get("type") == "joined":
             number = _int(frame.get("number"))
+            if self.session.conversation is not None and self.session.conversation.number == number:
+                return  # the tab that opened the case: it knows already (and joined in `_message`)
             refreshed = await database_sync_to_async(
                 lambda: ChatSession.objects.select_related("conversation").filter(pk=self.session.pk).first()  # type: ignore[union-attr]
             )()

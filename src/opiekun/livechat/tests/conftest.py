@@ -15,6 +15,7 @@ from django.core.cache import cache
 
 from opiekun.inboxes.drivers.livechat.identity import identity_sign
 from opiekun.livechat.consumers import AgentChatConsumer, VisitorConsumer
+from opiekun.livechat.intake import intake
 from opiekun.livechat.selectors import Widget
 from opiekun.testing import factories
 from opiekun.testing.live import next_frame, run_live
@@ -29,6 +30,13 @@ def _fresh_cache():
     cache.clear()  # rate limits and the online flag live in the cache
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _intake_stopped():
+    yield
+    # The committer thread ends and closes its connection: nothing holds the test database open.
+    intake().stop()
 
 
 def make_widget(shop: Any, **config: Any) -> Widget:
