@@ -41,7 +41,9 @@ class SignedJSON:
             return Accepted(key="ping", store=False)
         if "form" in payload:
             return Accepted(key=incoming.form["id"][0], answer=b"<Response/>", content_type="text/xml")
-        return Accepted(key=str(payload["id"]), topic=payload.get("topic", ""), keep_headers=("X-Test-Topic",))
+        return Accepted(
+            key=str(payload["id"]), topic=payload.get("topic", ""), keep_headers=("X-Test-Topic",)
+        )
 
     def process(self, endpoint: Endpoint, deliveries: list[Delivery]) -> None:
         for delivery in deliveries:
@@ -68,7 +70,9 @@ def endpoint(shop, source) -> Endpoint:
     return services.endpoint_create(shop=shop, source=source.name, secret="s3cret-value", label="Test shop")
 
 
-def post(endpoint: Endpoint, payload: dict | bytes, *, secret: str = "s3cret-value", sign: bool = True, **headers):
+def post(
+    endpoint: Endpoint, payload: dict | bytes, *, secret: str = "s3cret-value", sign: bool = True, **headers
+):
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     if sign:
         headers["HTTP_X_TEST_SIGNATURE"] = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
@@ -90,7 +94,9 @@ def test_an_authentic_delivery_is_stored_once_and_a_replay_is_answered_as_a_dupl
     ("kwargs", "reason"),
     [({"sign": False}, "missing X-Test-Signature"), ({"secret": "guessed"}, "signature mismatch")],
 )
-def test_an_unsigned_or_wrongly_signed_delivery_is_refused_with_401_and_nothing_is_stored(endpoint, kwargs, reason):
+def test_an_unsigned_or_wrongly_signed_delivery_is_refused_with_401_and_nothing_is_stored(
+    endpoint, kwargs, reason
+):
     response = post(endpoint, {"id": 1}, **kwargs)
     assert (response.status_code, response.json()) == (401, {"error": reason})
     assert not Delivery.objects.exists()
@@ -147,7 +153,11 @@ def test_the_form_body_reaches_the_source_parsed(endpoint):
         )
     finally:
         SOURCE.verify = original  # type: ignore[method-assign]
-    assert (response.status_code, response.content, response["Content-Type"]) == (200, b"<Response/>", "text/xml")
+    assert (response.status_code, response.content, response["Content-Type"]) == (
+        200,
+        b"<Response/>",
+        "text/xml",
+    )
     assert seen["form"] == {"id": ["CA123"], "status": ["completed"]}
     assert seen["url"] == f"http://testserver{endpoint.url_path}?x=1"
     assert Delivery.objects.get().key == "CA123"
