@@ -17,7 +17,7 @@ pytestmark = pytest.mark.browser
 def jan(server) -> dict:  # type: ignore[no-untyped-def]
     """Jan Kowalski's "Where is my parcel?" case and his orders, as the server stored them."""
     out = server.opiekun("commerce", "orders", "--email", "jan.kowalski@example.com", "--json").stdout
-    return [json.loads(line) for line in out.splitlines() if line.strip()][0]
+    return next(json.loads(line) for line in out.splitlines() if line.strip())
 
 
 def link(page: Page, number: str) -> None:
@@ -47,7 +47,9 @@ def test_the_panel_shows_orders_and_shipments_and_links_an_order_with_one_click(
     expect(current.locator(".c360-linked")).to_contain_text("Linked to this case")
     expect(current.locator(".c360-status")).to_contain_text("Shipped")
     track = current.locator("a.c360-track")
-    expect(track).to_have_attribute("href", f"https://inpost.pl/sledzenie-przesylek?number={facts['orders'][0]['tracking']}")
+    expect(track).to_have_attribute(
+        "href", f"https://inpost.pl/sledzenie-przesylek?number={facts['orders'][0]['tracking']}"
+    )
     expect(current.locator(".c360-ship-status")).to_contain_text("On its way")
     expect(current.locator(".c360-invoice")).to_contain_text("FV/")
     expect(current.locator(".c360-lines li").first).to_be_visible()
@@ -62,7 +64,9 @@ def test_the_panel_shows_orders_and_shipments_and_links_an_order_with_one_click(
     page.keyboard.press("Enter")
     expect(other.locator('[data-action="link-order"]')).to_be_visible()
     link(page, older["number"])
-    expect(page.locator(f'#customer-orders [data-order="{older["number"]}"]')).to_have_class("c360-order is-linked")
+    expect(page.locator(f'#customer-orders [data-order="{older["number"]}"]')).to_have_class(
+        "c360-order is-linked"
+    )
     expect(page.locator("#thread")).to_contain_text(f"Linked to order {older['number']}")
     # And back, so the demo case keeps its order for the other tests.
     link(page, "SD-10452")

@@ -13,7 +13,7 @@ class CommerceConfig(AppConfig):
         from opiekun.webhooks.registry import sources
 
         from . import links, variables
-        from .connectors import baselinker, base, generic, shopify, woocommerce
+        from .connectors import base, baselinker, generic, shopify, woocommerce
 
         # One registry line per platform: the connector (catch-up, normaliser) and its webhook source.
         for module in (woocommerce, shopify, baselinker, generic):

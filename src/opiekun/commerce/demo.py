@@ -17,7 +17,15 @@ from opiekun.shops.models import Shop
 
 from .ingest import orders_upsert
 from .models import Connector, OrderStatus, PaymentState, ShipmentStatus
-from .records import Customer, InvoiceRecord, LineRecord, OrderRecord, PaymentRecord, ReturnRecord, ShipmentRecord
+from .records import (
+    Customer,
+    InvoiceRecord,
+    LineRecord,
+    OrderRecord,
+    PaymentRecord,
+    ReturnRecord,
+    ShipmentRecord,
+)
 from .services import connector_create
 
 LABEL = "Sklep Demo (WooCommerce)"
@@ -47,14 +55,22 @@ def _pick(number: str, n: int) -> int:
 
 
 def _record(
-    number: str, contact: Contact, email: str, phone: str, placed: dt.datetime, scenario: str, began: dt.datetime
+    number: str,
+    contact: Contact,
+    email: str,
+    phone: str,
+    placed: dt.datetime,
+    scenario: str,
+    began: dt.datetime,
 ) -> OrderRecord:
     first = _pick(number, len(PRODUCTS))
     picks = [PRODUCTS[first], PRODUCTS[(first + 3) % len(PRODUCTS)]][: 1 + _pick(number + "n", 2)]
     if number == "SD-10452":  # Jan's kettle, as his message says
         picks = [PRODUCTS[0], PRODUCTS[6]]
     lines = tuple(
-        LineRecord(name=name, sku=sku, quantity=Decimal(q), unit_price=Decimal(price), total=Decimal(price) * q)
+        LineRecord(
+            name=name, sku=sku, quantity=Decimal(q), unit_price=Decimal(price), total=Decimal(price) * q
+        )
         for (sku, name, price), q in zip(picks, (1, 2), strict=False)
     )
     shipping = Decimal("14.99")
@@ -73,14 +89,24 @@ def _record(
             shipped_at = began - dt.timedelta(days=1)
             promised = began + dt.timedelta(days=1)
         shipment = ShipmentRecord(
-            external_id=tracking, status=ShipmentStatus.SHIPPED, carrier="InPost", tracking_number=tracking,
-            tracking_url=TRACK.format(tracking), shipped_at=shipped_at, promised_at=promised,
+            external_id=tracking,
+            status=ShipmentStatus.SHIPPED,
+            carrier="InPost",
+            tracking_number=tracking,
+            tracking_url=TRACK.format(tracking),
+            shipped_at=shipped_at,
+            promised_at=promised,
         )
     else:
         shipment = ShipmentRecord(
-            external_id=tracking, status=ShipmentStatus.DELIVERED, carrier="InPost", tracking_number=tracking,
-            tracking_url=TRACK.format(tracking), shipped_at=shipped_at,
-            promised_at=shipped_at + dt.timedelta(days=2), delivered_at=shipped_at + dt.timedelta(days=1, hours=3),
+            external_id=tracking,
+            status=ShipmentStatus.DELIVERED,
+            carrier="InPost",
+            tracking_number=tracking,
+            tracking_url=TRACK.format(tracking),
+            shipped_at=shipped_at,
+            promised_at=shipped_at + dt.timedelta(days=2),
+            delivered_at=shipped_at + dt.timedelta(days=1, hours=3),
         )
     payments = [PaymentRecord(amount=total, method="Przelewy24", paid_at=paid_at)]
     returns: tuple[ReturnRecord, ...] = ()
@@ -88,10 +114,18 @@ def _record(
         status, payment = OrderStatus.REFUNDED, PaymentState.REFUNDED
         refund_at = placed + dt.timedelta(days=5)
         payments.append(PaymentRecord(amount=total, method="Zwrot", is_refund=True, paid_at=refund_at))
-        returns = (ReturnRecord(external_id="R-" + number, status="refunded", reason="Uszkodzony w transporcie",
-                                amount=total, created_at=refund_at),)
+        returns = (
+            ReturnRecord(
+                external_id="R-" + number,
+                status="refunded",
+                reason="Uszkodzony w transporcie",
+                amount=total,
+                created_at=refund_at,
+            ),
+        )
     invoice = InvoiceRecord(
-        number=f"FV/{placed:%Y}/{placed:%m}/{number[-4:]}", issued_at=paid_at,
+        number=f"FV/{placed:%Y}/{placed:%m}/{number[-4:]}",
+        issued_at=paid_at,
         pdf_url=f"https://sklep-demo.localhost/faktury/{number}.pdf",
     )
     return OrderRecord(
@@ -119,18 +153,25 @@ def _record(
 def seed(*, shop: Shop, orders: list[tuple[Contact, str, dt.datetime]]) -> Connector:
     """The demo connection and an order per (customer, number, when the case began); idempotent."""
     connector = Connector.objects.filter(shop=shop, label=LABEL).first() or connector_create(
-        shop=shop, platform="woocommerce", label=LABEL, base_url="https://sklep-demo.localhost",
+        shop=shop,
+        platform="woocommerce",
+        label=LABEL,
+        base_url="https://sklep-demo.localhost",
         credentials={"consumer_key": "ck_demo", "consumer_secret": "cs_demo"},
     )
     addresses: dict[int, dict[str, str]] = {}
-    for identity in Identity.objects.filter(contact__in=[c for c, _, _ in orders]).order_by("-is_primary", "id"):
+    for identity in Identity.objects.filter(contact__in=[c for c, _, _ in orders]).order_by(
+        "-is_primary", "id"
+    ):
         addresses.setdefault(identity.contact_id, {}).setdefault(identity.kind, identity.value)
     records = []
     for i, (contact, number, began) in enumerate(orders):
         known = addresses.get(contact.pk, {})
         email, phone = known.get("email", ""), known.get("phone", "")
         placed = began - dt.timedelta(days=2 + _pick(number, 3), hours=_pick(number + "h", 9))
-        records.append(_record(number, contact, email, phone, placed, SCENARIO.get(number, "delivered"), began))
+        records.append(
+            _record(number, contact, email, phone, placed, SCENARIO.get(number, "delivered"), began)
+        )
         if i % 3 == 0:  # an older order, delivered long ago: a returning customer
             older = f"SD-{int(number[3:]) - 600 - i:05d}"
             older_at = placed - dt.timedelta(days=70 + i)

@@ -20,7 +20,9 @@ class ConnectorForm(forms.Form):
         label=_("Webhook secret"),
         max_length=200,
         required=False,
-        help_text=_("The signing secret set in the shop (Shopify: the app's client secret). Empty: we make one."),
+        help_text=_(
+            "The signing secret set in the shop (Shopify: the app's client secret). Empty: we make one."
+        ),
     )
 
     def clean(self) -> dict[str, object]:
@@ -32,4 +34,7 @@ class ConnectorForm(forms.Form):
         return data
 
     def credentials(self) -> dict[str, str]:
-        return {k: self.cleaned_data.get(k) or "" for k in ("consumer_key", "consumer_secret", "access_token", "api_token")}
+        return {
+            k: self.cleaned_data.get(k) or ""
+            for k in ("consumer_key", "consumer_secret", "access_token", "api_token")
+        }

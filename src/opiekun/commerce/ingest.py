@@ -129,8 +129,7 @@ def orders_upsert(*, connector: Connector, records: Iterable[OrderRecord]) -> Up
     now = clock.now()
     with transaction.atomic():
         existing = {
-            o.external_id: o
-            for o in Order.objects.filter(connector=connector, external_id__in=list(latest))
+            o.external_id: o for o in Order.objects.filter(connector=connector, external_id__in=list(latest))
         }
         todo = []
         for record in latest.values():
@@ -171,7 +170,7 @@ def orders_upsert(*, connector: Connector, records: Iterable[OrderRecord]) -> Up
                 old = old_shipments.get((order.pk, srec.external_id)) if before is not None else None
                 shipment, notes = _merge_shipment(order, old, srec, now)
                 (updated_shipments if old is not None else new_shipments).append(shipment)
-                events += [_event(order, kind, at, shipment) for kind, at in notes]
+                events += [timeline_event(order, kind, at, shipment) for kind, at in notes]
         bulk_insert(new_shipments)
         bulk_set(updated_shipments, SHIPMENT_FIELDS)
         bulk_insert([e for e in events if e.contact_id])  # no contact, no timeline to write on
@@ -204,7 +203,9 @@ def _contacts(
             asks.append(
                 (
                     record.external_id,
-                    Identify(addresses=addresses, name=record.customer.name, language=record.customer.language),
+                    Identify(
+                        addresses=addresses, name=record.customer.name, language=record.customer.language
+                    ),
                 )
             )
         else:
@@ -257,7 +258,13 @@ def _replace_parts(changed: list[Order], *, todo_by_id: dict[int, OrderRecord]) 
             for i, line in enumerate(r.lines)
         ]
         payments += [
-            Payment(order_id=order_id, method=p.method[:100], amount=p.amount, is_refund=p.is_refund, paid_at=p.paid_at)
+            Payment(
+                order_id=order_id,
+                method=p.method[:100],
+                amount=p.amount,
+                is_refund=p.is_refund,
+                paid_at=p.paid_at,
+            )
             for p in r.payments
         ]
         invoices += [
@@ -306,7 +313,10 @@ def _merge_shipment(
             if before in (None, ShipmentStatus.PREPARING):
                 notes.append(("order.shipped", record.shipped_at or at))
             notes.append(("order.delivered", record.delivered_at or at))
-        if record.status in (ShipmentStatus.FAILED, ShipmentStatus.RETURNED) and shipment.delay_noted_at is None:
+        if (
+            record.status in (ShipmentStatus.FAILED, ShipmentStatus.RETURNED)
+            and shipment.delay_noted_at is None
+        ):
             shipment.delay_noted_at = now
             notes.append(("order.delayed", at))
     if (
@@ -321,35 +331,41 @@ def _merge_shipment(
     return shipment, notes
 
 
-def _order_events(
-    order: Order, record: OrderRecord, before: _Before | None, now: dt.datetime
-) -> list[Event]:
+def _order_events(order: Order, record: OrderRecord, before: _Before | None, now: dt.datetime) -> list[Event]:
     events = []
     if before is None:
-        events.append(_event(order, "order.placed", record.placed_at))
+        events.append(timeline_event(order, "order.placed", record.placed_at))
     was_paid = before is not None and before.payment_state in _PAID
     if record.payment_state in _PAID and not was_paid:
-        events.append(_event(order, "order.paid", record.paid_at or now))
+        events.append(timeline_event(order, "order.paid", record.paid_at or now))
     was_refunded = before is not None and before.payment_state in _REFUNDED
     if record.payment_state in _REFUNDED and not was_refunded:
         refunds = [p for p in record.payments if p.is_refund]
         at = max((p.paid_at for p in refunds if p.paid_at), default=None) or record.updated_at or now
-        events.append(_event(order, "order.refunded", at, amount=str(sum(p.amount for p in refunds))))
+        events.append(timeline_event(order, "order.refunded", at, amount=str(sum(p.amount for p in refunds))))
     if record.status == OrderStatus.CANCELLED and (before is None or before.status != OrderStatus.CANCELLED):
-        events.append(_event(order, "order.cancelled", record.updated_at or now))
+        events.append(timeline_event(order, "order.cancelled", record.updated_at or now))
     finished = (OrderStatus.SHIPPED, OrderStatus.DELIVERED)
-    if not record.shipments and record.status in finished and (before is None or before.status not in finished):
-        events.append(_event(order, "order.shipped", record.updated_at or now))
+    if (
+        not record.shipments
+        and record.status in finished
+        and (before is None or before.status not in finished)
+    ):
+        events.append(timeline_event(order, "order.shipped", record.updated_at or now))
     if (
         not record.shipments
         and record.status == OrderStatus.DELIVERED
         and (before is None or before.status != OrderStatus.DELIVERED)
     ):
-        events.append(_event(order, "order.delivered", record.updated_at or now))
+        events.append(timeline_event(order, "order.delivered", record.updated_at or now))
     return events
 
 
-def _event(order: Order, kind: str, at: dt.datetime | None, shipment: Shipment | None = None, **extra: Any) -> Event:
+def timeline_event(
+    order: Order, kind: str, at: dt.datetime | None, shipment: Shipment | None = None, **extra: Any
+) -> Event:
+    """An unsaved `order.*` timeline event on the order's customer, dated when it happened (never later
+    than now); the shipment's carrier and tracking number ride along."""
     data: dict[str, Any] = {
         "order": order.number,
         "order_id": order.pk,
@@ -359,9 +375,12 @@ def _event(order: Order, kind: str, at: dt.datetime | None, shipment: Shipment |
     }
     if shipment is not None:
         data.update(
-            carrier=shipment.carrier, tracking_number=shipment.tracking_number, tracking_url=shipment.tracking_url
+            carrier=shipment.carrier,
+            tracking_number=shipment.tracking_number,
+            tracking_url=shipment.tracking_url,
         )
     event = event_build(shop_id=order.shop_id, kind=kind, contact=order.contact_id, data=data)
-    event.created_at = min(at or event.created_at, event.created_at)  # the platform's moment, never the future
+    event.created_at = min(
+        at or event.created_at, event.created_at
+    )  # the platform's moment, never the future
     return event
-

@@ -36,10 +36,16 @@ def forget() -> None:
 
 
 def link_mentioned_order(event: MessageCreated) -> None:
-    if event.direction != Message.Direction.INBOUND or event.is_internal or not shop_has_connector(event.shop_id):
+    if (
+        event.direction != Message.Direction.INBOUND
+        or event.is_internal
+        or not shop_has_connector(event.shop_id)
+    ):
         return
     message = (
-        Message.objects.filter(pk=event.message_id, shop_id=event.shop_id).select_related("conversation").first()
+        Message.objects.filter(pk=event.message_id, shop_id=event.shop_id)
+        .select_related("conversation")
+        .first()
     )
     if message is None or message.conversation.order_ref:
         return

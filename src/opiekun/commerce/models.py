@@ -123,7 +123,7 @@ class OrderLine(models.Model):
         ordering = ["order", "position"]
 
     def __str__(self) -> str:
-        return f"{self.quantity} × {self.name}"
+        return f"{self.quantity} x {self.name}"
 
 
 class ShipmentStatus(models.TextChoices):
@@ -175,6 +175,9 @@ class Payment(models.Model):
     class Meta:
         ordering = ["order", "id"]
 
+    def __str__(self) -> str:
+        return f"{'-' if self.is_refund else ''}{self.amount}"
+
 
 class Invoice(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="invoices")
@@ -199,3 +202,6 @@ class Return(models.Model):
 
     class Meta:
         ordering = ["order", "id"]
+
+    def __str__(self) -> str:
+        return self.external_id or f"return #{self.pk}"

@@ -38,7 +38,11 @@ def access_connector(*, shop_id: int, connector_id: int) -> Connector:
 
 def _orders(shop_id: int) -> QuerySet[Order]:
     return Order.objects.filter(shop_id=shop_id).prefetch_related(
-        "lines", Prefetch("shipments", queryset=Shipment.objects.order_by("id")), "payments", "invoices", "returns"
+        "lines",
+        Prefetch("shipments", queryset=Shipment.objects.order_by("id")),
+        "payments",
+        "invoices",
+        "returns",
     )
 
 
@@ -96,7 +100,9 @@ def connector_health(connector: Connector) -> ConnectorHealth:
     )
 
 
-def order_conversations(*, shop_id: int, contact_id: int, numbers: list[str]) -> dict[str, list[Conversation]]:
+def order_conversations(
+    *, shop_id: int, contact_id: int, numbers: list[str]
+) -> dict[str, list[Conversation]]:
     """The customer's cases linked to each of these order numbers (by the case's order reference)."""
     wanted = {n.lstrip("#") for n in numbers if n}
     if not wanted:

@@ -16,7 +16,7 @@ from opiekun.shops.models import Shop
 from opiekun.webhooks.services import endpoint_create, endpoint_set_active, endpoint_set_secret
 
 from .connectors.base import platforms
-from .ingest import _event
+from .ingest import timeline_event
 from .models import Connector, Order, Shipment
 
 
@@ -40,20 +40,29 @@ def connector_create(
     given = {k: str(v).strip() for k, v in (credentials or {}).items() if k in spec.credential_fields and v}
     endpoint = endpoint_create(shop=shop, source=platform, secret=webhook_secret.strip(), label=label)
     return Connector.objects.create(
-        shop=shop, platform=platform, label=label.strip()[:120], base_url=base_url.strip(), credentials=given,
+        shop=shop,
+        platform=platform,
+        label=label.strip()[:120],
+        base_url=base_url.strip(),
+        credentials=given,
         endpoint=endpoint,
     )
 
 
 @transaction.atomic
 def connector_update(
-    *, connector: Connector, credentials: dict[str, Any] | None = None, webhook_secret: str = "",
+    *,
+    connector: Connector,
+    credentials: dict[str, Any] | None = None,
+    webhook_secret: str = "",
     is_active: bool | None = None,
 ) -> Connector:
     """Replace the given credentials (blank ones keep the stored value), the webhook secret, on/off."""
     spec = platforms.get(connector.platform)
     merged = dict(connector.credentials)
-    merged.update({k: str(v).strip() for k, v in (credentials or {}).items() if k in spec.credential_fields and v})
+    merged.update(
+        {k: str(v).strip() for k, v in (credentials or {}).items() if k in spec.credential_fields and v}
+    )
     connector.credentials = merged
     fields = ["credentials"]
     if is_active is not None:
@@ -89,8 +98,15 @@ def shipments_flag_delays(*, limit: int = 500) -> int:
         for shipment in late:
             shipment.delay_noted_at = now
             if shipment.order.contact_id:
-                events.append(_event(shipment.order, "order.delayed", now, shipment, promised=shipment.promised_at.isoformat()))  # type: ignore[union-attr]
+                events.append(
+                    timeline_event(
+                        shipment.order,
+                        "order.delayed",
+                        now,
+                        shipment,
+                        promised=shipment.promised_at.isoformat() if shipment.promised_at else "",
+                    )
+                )
         bulk_set(late, ["delay_noted_at"])
         bulk_insert(events)
     return len(late)
-

@@ -33,7 +33,9 @@ class SyncResult:
     retries: int = 0
 
 
-def connector_sync(*, connector: Connector, http: ApiClient | None = None, max_pages: int | None = None) -> SyncResult:
+def connector_sync(
+    *, connector: Connector, http: ApiClient | None = None, max_pages: int | None = None
+) -> SyncResult:
     """Catch up on `connector` (touches its orders, contacts, timeline events, cursor and health fields)."""
     own = http is None
     http = http or ApiClient()

@@ -70,7 +70,7 @@ def parse_json(body: bytes) -> Any:
 
 
 def check_hmac(given: str, secret: str, body: bytes, *, encoding: str) -> None:
-    """401 unless `given` is the HMAC-SHA256 of `body` under `secret` (base64 or hex), compared in constant time."""
+    """401 unless `given` is the HMAC-SHA256 of `body` under `secret` (base64 or hex), in constant time."""
     if not given:
         raise Rejected(401, "missing signature")
     if not secret:

@@ -24,7 +24,17 @@ from urllib.parse import parse_qs, urlsplit
 from opiekun.webhooks.registry import Accepted, Incoming, Rejected
 
 from ..models import OrderStatus, PaymentState, ShipmentStatus
-from ..records import Customer, LineRecord, OrderRecord, PaymentRecord, ShipmentRecord, money, need, text, when
+from ..records import (
+    Customer,
+    LineRecord,
+    OrderRecord,
+    PaymentRecord,
+    ShipmentRecord,
+    money,
+    need,
+    text,
+    when,
+)
 from .base import ApiClient, ApiError, OrderSource, Page
 
 if TYPE_CHECKING:
@@ -96,13 +106,19 @@ def normalise_order(payload: Any, statuses: dict[str, str] | None = None) -> Ord
     paid = bool(total) and done >= total
     if status == OrderStatus.PLACED and paid:
         status = OrderStatus.PAID
-    payment = PaymentState.REFUNDED if status == OrderStatus.REFUNDED else (PaymentState.PAID if paid else PaymentState.UNPAID)
-    shipments = ()
+    payment = (
+        PaymentState.REFUNDED
+        if status == OrderStatus.REFUNDED
+        else (PaymentState.PAID if paid else PaymentState.UNPAID)
+    )
+    shipments: tuple[ShipmentRecord, ...] = ()
     if order.get("delivery_package_nr"):
         shipments = (
             ShipmentRecord(
                 external_id=text(order["delivery_package_nr"], 100),
-                status=ShipmentStatus.DELIVERED if status == OrderStatus.DELIVERED else ShipmentStatus.SHIPPED,
+                status=ShipmentStatus.DELIVERED
+                if status == OrderStatus.DELIVERED
+                else ShipmentStatus.SHIPPED,
                 carrier=text(order.get("delivery_package_module") or order.get("delivery_method"), 100),
                 tracking_number=text(order["delivery_package_nr"], 100),
                 shipped_at=when(order.get("date_in_status")),
@@ -135,13 +151,15 @@ def normalise_order(payload: Any, statuses: dict[str, str] | None = None) -> Ord
 
 class BaseLinker:
     name = NAME
-    credential_fields = ("api_token",)
+    credential_fields: tuple[str, ...] = ("api_token",)
     nudge = True  # a webhook asks for a catch-up instead of carrying the order
 
     def records(self, delivery: Delivery) -> list[OrderRecord]:
         return []
 
-    def call(self, http: ApiClient, connector: Connector, method: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    def call(
+        self, http: ApiClient, connector: Connector, method: str, parameters: dict[str, Any]
+    ) -> dict[str, Any]:
         response = http.request(
             "POST",
             connector.base_url or API_URL,
@@ -150,7 +168,9 @@ class BaseLinker:
         )
         data = response.json()
         if data.get("status") != "SUCCESS":
-            raise ApiError(f"BaseLinker {method}: {data.get('error_code', '')} {data.get('error_message', '')}".strip())
+            raise ApiError(
+                f"BaseLinker {method}: {data.get('error_code', '')} {data.get('error_message', '')}".strip()
+            )
         return dict(data)
 
     def pages(self, connector: Connector, http: ApiClient) -> Iterator[Page]:

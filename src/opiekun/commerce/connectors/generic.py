@@ -52,7 +52,7 @@ class GCustomer(_Strict):
     email: str = ""
     phone: str = ""
     name: str = ""
-    language: str = Field("", max_length=8)
+    language: str = Field(default="", max_length=8)
 
 
 class GLine(_Strict):
@@ -65,7 +65,9 @@ class GLine(_Strict):
 
 class GShipment(_Strict):
     id: str
-    status: Literal["preparing", "shipped", "out_for_delivery", "ready_for_pickup", "delivered", "failed", "returned"]
+    status: Literal[
+        "preparing", "shipped", "out_for_delivery", "ready_for_pickup", "delivered", "failed", "returned"
+    ]
     carrier: str = ""
     tracking_number: str = ""
     tracking_url: str = ""
@@ -102,7 +104,7 @@ class GOrder(_Strict):
         "placed", "paid", "processing", "shipped", "delivered", "on_hold", "cancelled", "refunded", "failed"
     ]
     payment_status: Literal["unpaid", "paid", "partially_refunded", "refunded"] = "unpaid"
-    currency: str = Field("", max_length=3)
+    currency: str = Field(default="", max_length=3)
     total: Decimal = Decimal(0)
     shipping_total: Decimal = Decimal(0)
     placed_at: dt.datetime
@@ -133,7 +135,9 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
 def _reason(exc: ValidationError) -> str:
     first = exc.errors()[0]
     where = ".".join(str(p) for p in first["loc"])
-    return f"{where}: {first['msg']}" + (f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else "")
+    return f"{where}: {first['msg']}" + (
+        f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    )
 
 
 def sign(secret: str, body: bytes, timestamp: int | None = None) -> dict[str, str]:
@@ -204,11 +208,16 @@ def normalise_order(order: GOrder) -> OrderRecord:
             for p in order.payments
         ),
         invoices=tuple(
-            InvoiceRecord(number=i.number, issued_at=_aware(i.issued_at), pdf_url=i.pdf_url) for i in order.invoices
+            InvoiceRecord(number=i.number, issued_at=_aware(i.issued_at), pdf_url=i.pdf_url)
+            for i in order.invoices
         ),
         returns=tuple(
             ReturnRecord(
-                external_id=r.id, status=r.status, reason=r.reason, amount=r.amount, created_at=_aware(r.created_at)
+                external_id=r.id,
+                status=r.status,
+                reason=r.reason,
+                amount=r.amount,
+                created_at=_aware(r.created_at),
             )
             for r in order.returns
         ),
@@ -217,7 +226,7 @@ def normalise_order(order: GOrder) -> OrderRecord:
 
 class Generic:
     name = NAME
-    credential_fields = ("api_token",)
+    credential_fields: tuple[str, ...] = ("api_token",)
 
     def records(self, delivery: Delivery) -> list[OrderRecord]:
         try:

@@ -79,7 +79,9 @@ SHIPMENT = {
 
 
 def verify(incoming: Incoming) -> Accepted:
-    check_hmac(incoming.headers.get("X-Shopify-Hmac-Sha256", ""), incoming.secret, incoming.body, encoding="base64")
+    check_hmac(
+        incoming.headers.get("X-Shopify-Hmac-Sha256", ""), incoming.secret, incoming.body, encoding="base64"
+    )
     topic = incoming.headers.get("X-Shopify-Topic", "")
     event_id = incoming.headers.get("X-Shopify-Event-Id") or incoming.headers.get("X-Shopify-Webhook-Id", "")
     if not event_id:
@@ -94,7 +96,9 @@ def verify(incoming: Incoming) -> Accepted:
     return Accepted(key=event_id, topic=topic, keep_headers=("X-Shopify-Topic", "X-Shopify-Shop-Domain"))
 
 
-def _order_status(financial: PaymentState, fulfilled: str, cancelled: bool, shipments: list[ShipmentRecord]) -> str:
+def _order_status(
+    financial: PaymentState, fulfilled: str, cancelled: bool, shipments: list[ShipmentRecord]
+) -> str:
     if cancelled:
         return OrderStatus.REFUNDED if financial == PaymentState.REFUNDED else OrderStatus.CANCELLED
     if financial == PaymentState.REFUNDED:
@@ -133,21 +137,30 @@ def normalise_order(payload: Any) -> OrderRecord:
         if not isinstance(r, dict):
             continue
         amount = sum(
-            (money(t.get("amount")) for t in r.get("transactions") or [] if t.get("kind") == "refund"), Decimal(0)
+            (money(t.get("amount")) for t in r.get("transactions") or [] if t.get("kind") == "refund"),
+            Decimal(0),
         )
         refunds.append((str(r.get("id", "")), amount, when(r.get("created_at")), text(r.get("note"))))
     total = money(order.get("total_price"))
     paid_at = when(order.get("processed_at")) if financial != PaymentState.UNPAID else None
-    payments = [PaymentRecord(amount=total, method=", ".join(order.get("payment_gateway_names") or []), paid_at=paid_at)]
+    payments = [
+        PaymentRecord(
+            amount=total, method=", ".join(order.get("payment_gateway_names") or []), paid_at=paid_at
+        )
+    ]
     if financial == PaymentState.UNPAID:
         payments = []
-    payments += [PaymentRecord(amount=a, is_refund=True, paid_at=at, method=note) for _, a, at, note in refunds]
+    payments += [
+        PaymentRecord(amount=a, is_refund=True, paid_at=at, method=note) for _, a, at, note in refunds
+    ]
     shipping = ((order.get("total_shipping_price_set") or {}).get("shop_money") or {}).get("amount")
     name = " ".join(p for p in (text(customer.get("first_name")), text(customer.get("last_name"))) if p)
     return OrderRecord(
         external_id=str(order["id"]),
         number=text(order.get("name") or order.get("order_number") or order["id"], 64),
-        status=_order_status(financial, str(order.get("fulfillment_status") or ""), bool(order.get("cancelled_at")), shipments),
+        status=_order_status(
+            financial, str(order.get("fulfillment_status") or ""), bool(order.get("cancelled_at")), shipments
+        ),
         payment_state=financial,
         placed_at=_required(order["created_at"]),
         updated_at=when(order.get("updated_at")),
@@ -204,7 +217,9 @@ def normalise_node(node: Any) -> OrderRecord:
     """An order node of the Admin GraphQL API (the catch-up) → OrderRecord (pure)."""
     order = need(node, "id", "createdAt")
     customer = order.get("customer") or {}
-    financial = FINANCIAL.get(str(order.get("displayFinancialStatus") or "PENDING").lower(), PaymentState.UNPAID)
+    financial = FINANCIAL.get(
+        str(order.get("displayFinancialStatus") or "PENDING").lower(), PaymentState.UNPAID
+    )
     shipments = []
     for f in order.get("fulfillments") or []:
         if str(f.get("status", "")).upper() in ("CANCELLED", "ERROR", "FAILURE"):
@@ -228,7 +243,12 @@ def normalise_node(node: Any) -> OrderRecord:
     paid_at = when(order.get("processedAt")) if financial != PaymentState.UNPAID else None
     payments = [PaymentRecord(amount=total, paid_at=paid_at)] if financial != PaymentState.UNPAID else []
     refunds = [
-        (_gid_number(r.get("id")), money(_amount(r.get("totalRefundedSet"))), when(r.get("createdAt")), text(r.get("note")))
+        (
+            _gid_number(r.get("id")),
+            money(_amount(r.get("totalRefundedSet"))),
+            when(r.get("createdAt")),
+            text(r.get("note")),
+        )
         for r in order.get("refunds") or []
     ]
     payments += [PaymentRecord(amount=a, is_refund=True, paid_at=at) for _, a, at, _n in refunds]
@@ -242,7 +262,9 @@ def normalise_node(node: Any) -> OrderRecord:
         placed_at=_required(order["createdAt"]),
         updated_at=when(order.get("updatedAt")),
         platform_status=" / ".join(
-            text(v).lower() for v in (order.get("displayFinancialStatus"), order.get("displayFulfillmentStatus")) if v
+            text(v).lower()
+            for v in (order.get("displayFinancialStatus"), order.get("displayFulfillmentStatus"))
+            if v
         ),
         currency=text(order.get("currencyCode"), 3),
         total=total,
@@ -298,7 +320,7 @@ query Orders($first: Int!, $after: String, $query: String) {
 
 class Shopify:
     name = NAME
-    credential_fields = ("access_token",)
+    credential_fields: tuple[str, ...] = ("access_token",)
 
     def records(self, delivery: Delivery) -> list[OrderRecord]:
         try:
@@ -331,9 +353,13 @@ class Shopify:
                 return
 
     @staticmethod
-    def _query(http: ApiClient, url: str, headers: dict[str, str], variables: dict[str, Any]) -> dict[str, Any]:
+    def _query(
+        http: ApiClient, url: str, headers: dict[str, str], variables: dict[str, Any]
+    ) -> dict[str, Any]:
         for _attempt in range(http.attempts):
-            response = http.request("POST", url, json={"query": ORDERS_QUERY, "variables": variables}, headers=headers)
+            response = http.request(
+                "POST", url, json={"query": ORDERS_QUERY, "variables": variables}, headers=headers
+            )
             data = response.json()
             cost = (data.get("extensions") or {}).get("cost") or {}
             throttle = cost.get("throttleStatus") or {}
@@ -341,7 +367,9 @@ class Shopify:
             throttled = any((e.get("extensions") or {}).get("code") == "THROTTLED" for e in errors)
             restore = float(throttle.get("restoreRate") or 50) or 50.0
             if throttled:
-                needed = float(cost.get("requestedQueryCost") or 100) - float(throttle.get("currentlyAvailable") or 0)
+                needed = float(cost.get("requestedQueryCost") or 100) - float(
+                    throttle.get("currentlyAvailable") or 0
+                )
                 http.wait(max(1.0, needed / restore), "Shopify GraphQL THROTTLED")
                 continue
             if errors:

@@ -86,7 +86,7 @@ def verify(incoming: Incoming) -> Accepted:
 
 
 def _meta(payload: dict[str, Any]) -> dict[str, Any]:
-    return {m.get("key"): m.get("value") for m in payload.get("meta_data") or [] if isinstance(m, dict)}
+    return {str(m.get("key")): m.get("value") for m in payload.get("meta_data") or [] if isinstance(m, dict)}
 
 
 def _shipments(meta: dict[str, Any], completed_at: dt.datetime | None) -> tuple[ShipmentRecord, ...]:
@@ -144,11 +144,12 @@ def normalise_order(payload: Any) -> OrderRecord:
         PaymentRecord(amount=abs(money(r.get("total"))), method=text(r.get("reason"), 100), is_refund=True)
         for r in refunds
     ]
-    invoices = ()
+    invoices: tuple[InvoiceRecord, ...] = ()
     if meta.get("_wcpdf_invoice_number"):
         invoices = (
             InvoiceRecord(
-                number=text(meta["_wcpdf_invoice_number"], 100), issued_at=when(meta.get("_wcpdf_invoice_date"))
+                number=text(meta["_wcpdf_invoice_number"], 100),
+                issued_at=when(meta.get("_wcpdf_invoice_date")),
             ),
         )
     placed = when(order["date_created_gmt"])
@@ -199,7 +200,7 @@ def normalise_order(payload: Any) -> OrderRecord:
 
 class WooCommerce:
     name = NAME
-    credential_fields = ("consumer_key", "consumer_secret")
+    credential_fields: tuple[str, ...] = ("consumer_key", "consumer_secret")
 
     def records(self, delivery: Delivery) -> list[OrderRecord]:
         if delivery.topic == "order.deleted":

@@ -18,12 +18,18 @@ register = template.Library()
 
 
 @register.inclusion_tag("commerce/_panel.html", takes_context=True)
-def customer_orders(context: template.Context, contact: Any, conversation: Any = None, limit: int = 5) -> dict[str, Any]:
+def customer_orders(
+    context: template.Context, contact: Any, conversation: Any = None, limit: int = 5
+) -> dict[str, Any]:
     if contact is None:
         return {"orders": []}
     orders = contact_orders(shop_id=contact.shop_id, contact_id=contact.pk, limit=limit)
-    linked_ref = (getattr(conversation, "order_ref", "") or "").lstrip("#") if conversation is not None else ""
-    cases = order_conversations(shop_id=contact.shop_id, contact_id=contact.pk, numbers=[o.number for o in orders])
+    linked_ref = (
+        (getattr(conversation, "order_ref", "") or "").lstrip("#") if conversation is not None else ""
+    )
+    cases = order_conversations(
+        shop_id=contact.shop_id, contact_id=contact.pk, numbers=[o.number for o in orders]
+    )
     now = clock.now()
     rows = []
     for order in orders:
@@ -48,7 +54,11 @@ def customer_orders(context: template.Context, contact: Any, conversation: Any =
                 "returns": list(order.returns.all()),
                 "refunds": [p for p in order.payments.all() if p.is_refund],
                 "paid": order.payment_state != PaymentState.UNPAID,
-                "cases": [c for c in cases.get(order.number.lstrip("#"), []) if conversation is None or c.pk != conversation.pk],
+                "cases": [
+                    c
+                    for c in cases.get(order.number.lstrip("#"), [])
+                    if conversation is None or c.pk != conversation.pk
+                ],
             }
         )
     if rows and not any(r["linked"] for r in rows):

@@ -42,7 +42,9 @@ def wc_headers(body: bytes, topic: str = "order.updated", secret: str = SECRET) 
     }
 
 
-def shopify_headers(body: bytes, event_id: str, topic: str = "orders/updated", secret: str = SECRET) -> dict[str, str]:
+def shopify_headers(
+    body: bytes, event_id: str, topic: str = "orders/updated", secret: str = SECRET
+) -> dict[str, str]:
     signature = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
     return {
         "HTTP_X_SHOPIFY_TOPIC": topic,
@@ -80,8 +82,12 @@ def woo(shop):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def shopify(shop):  # type: ignore[no-untyped-def]
     return connector_create(
-        shop=shop, platform="shopify", label="Shopify", base_url="https://jsmith.myshopify.com",
-        credentials={"access_token": "shpat_x"}, webhook_secret=SECRET,
+        shop=shop,
+        platform="shopify",
+        label="Shopify",
+        base_url="https://jsmith.myshopify.com",
+        credentials={"access_token": "shpat_x"},
+        webhook_secret=SECRET,
     )
 
 

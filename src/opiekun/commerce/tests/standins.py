@@ -87,24 +87,45 @@ class StandIn:
         handler.end_headers()
         handler.wfile.write(raw)
 
-    def answer(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any, dict[str, str]]:
+    def answer(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, Any, dict[str, str]]:
         raise NotImplementedError
 
 
 class WooCommerceStandIn(StandIn):
     """`orders`: WooCommerce order objects sorted by date_modified_gmt (a list, or any lazy Sequence)."""
 
-    def __init__(self, orders: Sequence[dict[str, Any]], key: str = "ck_test", secret: str = "cs_test") -> None:
+    def __init__(
+        self, orders: Sequence[dict[str, Any]], key: str = "ck_test", secret: str = "cs_test"
+    ) -> None:
         super().__init__()
         self.orders = orders
         self.auth = "Basic " + base64.b64encode(f"{key}:{secret}".encode()).decode()
 
-    def answer(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any, dict[str, str]]:
+    def answer(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, Any, dict[str, str]]:
         url = urlsplit(path)
         if url.path != "/wp-json/wc/v3/orders" or method != "GET":
-            return 404, {"code": "rest_no_route", "message": "No route was found matching the URL and request method."}, {}
+            return (
+                404,
+                {
+                    "code": "rest_no_route",
+                    "message": "No route was found matching the URL and request method.",
+                },
+                {},
+            )
         if headers.get("Authorization") != self.auth:
-            return 401, {"code": "woocommerce_rest_cannot_view", "message": "Sorry, you cannot list resources.", "data": {"status": 401}}, {}
+            return (
+                401,
+                {
+                    "code": "woocommerce_rest_cannot_view",
+                    "message": "Sorry, you cannot list resources.",
+                    "data": {"status": 401},
+                },
+                {},
+            )
         q = {k: v[0] for k, v in parse_qs(url.query).items()}
         per_page = min(100, int(q.get("per_page", 10)))
         page = int(q.get("page", 1))
@@ -131,7 +152,9 @@ class _Stamps(Sequence[str]):
 class ShopifyStandIn(StandIn):
     """`nodes`: GraphQL order nodes sorted by updatedAt; a cost bucket that refills at `restore` points/s."""
 
-    def __init__(self, nodes: Sequence[dict[str, Any]], token: str = "shpat_test", bucket: float = 2000.0) -> None:
+    def __init__(
+        self, nodes: Sequence[dict[str, Any]], token: str = "shpat_test", bucket: float = 2000.0
+    ) -> None:
         super().__init__()
         self.nodes = nodes
         self.token = token
@@ -139,22 +162,49 @@ class ShopifyStandIn(StandIn):
         self.bucket = bucket
         self.throttle_next = 0
 
-    def answer(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any, dict[str, str]]:
+    def answer(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, Any, dict[str, str]]:
         if not urlsplit(path).path.endswith("/graphql.json") or method != "POST":
             return 404, {"errors": "Not Found"}, {}
         if headers.get("X-Shopify-Access-Token") != self.token:
-            return 401, {"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"}, {}
+            return (
+                401,
+                {"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"},
+                {},
+            )
         request = json.loads(body)
         variables = request.get("variables") or {}
         first = min(250, int(variables.get("first") or 50))
         cost = 2 + first * 0.5
         if self.throttle_next:
             self.throttle_next -= 1
-            return 200, {
-                "errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED", "documentation": "https://shopify.dev/api/usage/rate-limits"}}],
-                "extensions": {"cost": {"requestedQueryCost": cost, "actualQueryCost": None,
-                                        "throttleStatus": {"maximumAvailable": self.bucket, "currentlyAvailable": 10, "restoreRate": 100.0}}},
-            }, {}
+            return (
+                200,
+                {
+                    "errors": [
+                        {
+                            "message": "Throttled",
+                            "extensions": {
+                                "code": "THROTTLED",
+                                "documentation": "https://shopify.dev/api/usage/rate-limits",
+                            },
+                        }
+                    ],
+                    "extensions": {
+                        "cost": {
+                            "requestedQueryCost": cost,
+                            "actualQueryCost": None,
+                            "throttleStatus": {
+                                "maximumAvailable": self.bucket,
+                                "currentlyAvailable": 10,
+                                "restoreRate": 100.0,
+                            },
+                        }
+                    },
+                },
+                {},
+            )
         since = ""
         query = variables.get("query") or ""
         if "updated_at:>=" in query:
@@ -166,21 +216,44 @@ class ShopifyStandIn(StandIn):
             start = int(base64.b64decode(after).decode().split(":")[1]) + 1
         chunk = list(range(start, min(start + first, len(self.nodes))))
         end_cursor = base64.b64encode(f"cursor:{chunk[-1]}".encode()).decode() if chunk else None
-        return 200, {
-            "data": {"orders": {
-                "pageInfo": {"hasNextPage": bool(chunk) and chunk[-1] + 1 < len(self.nodes), "endCursor": end_cursor},
-                "nodes": [self.nodes[i] for i in chunk],
-            }},
-            "extensions": {"cost": {"requestedQueryCost": cost, "actualQueryCost": cost,
-                                    "throttleStatus": {"maximumAvailable": self.bucket, "currentlyAvailable": self.available - cost, "restoreRate": 100.0}}},
-        }, {}
+        return (
+            200,
+            {
+                "data": {
+                    "orders": {
+                        "pageInfo": {
+                            "hasNextPage": bool(chunk) and chunk[-1] + 1 < len(self.nodes),
+                            "endCursor": end_cursor,
+                        },
+                        "nodes": [self.nodes[i] for i in chunk],
+                    }
+                },
+                "extensions": {
+                    "cost": {
+                        "requestedQueryCost": cost,
+                        "actualQueryCost": cost,
+                        "throttleStatus": {
+                            "maximumAvailable": self.bucket,
+                            "currentlyAvailable": self.available - cost,
+                            "restoreRate": 100.0,
+                        },
+                    }
+                },
+            },
+            {},
+        )
 
 
 class BaseLinkerStandIn(StandIn):
     """`orders`: getOrders objects by order_id; `journal`: getJournalList logs; one status list."""
 
     STATUSES = [
-        {"id": 6624, "name": "Nowe zamówienia", "name_for_customer": "Zamówienie przyjęte", "color": "#5cb85c"},
+        {
+            "id": 6624,
+            "name": "Nowe zamówienia",
+            "name_for_customer": "Zamówienie przyjęte",
+            "color": "#5cb85c",
+        },
         {"id": 6625, "name": "Wysłane", "name_for_customer": "Wysłane", "color": "#428bca"},
         {"id": 6626, "name": "Anulowane", "name_for_customer": "Anulowane", "color": "#d9534f"},
     ]
@@ -191,29 +264,39 @@ class BaseLinkerStandIn(StandIn):
         self.journal: list[dict[str, Any]] = []
         self.token = token
 
-    def answer(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any, dict[str, str]]:
+    def answer(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, Any, dict[str, str]]:
         if method != "POST" or urlsplit(path).path != "/connector.php":
             return 404, {"status": "ERROR", "error_code": "ERROR_METHOD", "error_message": "Not found"}, {}
         if headers.get("X-BLToken") != self.token:
-            return 200, {"status": "ERROR", "error_code": "ERROR_BAD_TOKEN", "error_message": "Invalid user token"}, {}
+            return (
+                200,
+                {"status": "ERROR", "error_code": "ERROR_BAD_TOKEN", "error_message": "Invalid user token"},
+                {},
+            )
         form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
         parameters = json.loads(form.get("parameters") or "{}")
         method_name = form.get("method", "")
         handler: Callable[[dict[str, Any]], dict[str, Any]] | None = getattr(self, "_" + method_name, None)
         if handler is None:
-            return 200, {"status": "ERROR", "error_code": "ERROR_UNKNOWN_METHOD", "error_message": "Unknown method"}, {}
+            return (
+                200,
+                {"status": "ERROR", "error_code": "ERROR_UNKNOWN_METHOD", "error_message": "Unknown method"},
+                {},
+            )
         return 200, {"status": "SUCCESS", **handler(parameters)}, {}
 
-    def _getOrderStatusList(self, p: dict[str, Any]) -> dict[str, Any]:  # noqa: N802 (the API's name)
+    def _getOrderStatusList(self, p: dict[str, Any]) -> dict[str, Any]:
         return {"statuses": self.STATUSES}
 
-    def _getOrders(self, p: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+    def _getOrders(self, p: dict[str, Any]) -> dict[str, Any]:
         if p.get("order_id"):
             found = self.orders.get(int(p["order_id"]))
             return {"orders": [found] if found else []}
         ids = sorted(i for i in self.orders if i >= int(p.get("id_from", 0)))[:100]
         return {"orders": [self.orders[i] for i in ids]}
 
-    def _getJournalList(self, p: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+    def _getJournalList(self, p: dict[str, Any]) -> dict[str, Any]:
         last = int(p.get("last_log_id", 0))
         return {"logs": [log for log in self.journal if log["log_id"] > last][:100]}

@@ -44,7 +44,9 @@ def sleeps() -> Sleeps:
 
 def woo_connector(shop, url: str):  # type: ignore[no-untyped-def]
     return connector_create(
-        shop=shop, platform="woocommerce", base_url=url,
+        shop=shop,
+        platform="woocommerce",
+        base_url=url,
         credentials={"consumer_key": "ck_test", "consumer_secret": "cs_test"},
     )
 
@@ -110,19 +112,53 @@ def shopify_nodes(n: int) -> list[dict]:
         stamp = (T0 + dt.timedelta(minutes=i)).isoformat().replace("+00:00", "Z")
         nodes.append(
             {
-                "id": f"gid://shopify/Order/{7000 + i}", "name": f"#{1000 + i}", "email": f"buyer{i}@example.com",
-                "phone": None, "createdAt": stamp, "updatedAt": stamp, "processedAt": stamp, "cancelledAt": None,
-                "statusPageUrl": "https://shop.example/orders/x", "displayFinancialStatus": "PAID",
-                "displayFulfillmentStatus": "FULFILLED" if i % 2 else "UNFULFILLED", "currencyCode": "EUR",
+                "id": f"gid://shopify/Order/{7000 + i}",
+                "name": f"#{1000 + i}",
+                "email": f"buyer{i}@example.com",
+                "phone": None,
+                "createdAt": stamp,
+                "updatedAt": stamp,
+                "processedAt": stamp,
+                "cancelledAt": None,
+                "statusPageUrl": "https://shop.example/orders/x",
+                "displayFinancialStatus": "PAID",
+                "displayFulfillmentStatus": "FULFILLED" if i % 2 else "UNFULFILLED",
+                "currencyCode": "EUR",
                 "totalPriceSet": {"shopMoney": {"amount": "42.50", "currencyCode": "EUR"}},
                 "totalShippingPriceSet": {"shopMoney": {"amount": "4.50"}},
-                "customer": {"firstName": "Anna", "lastName": f"K{i}", "email": f"buyer{i}@example.com", "phone": None, "locale": "pl-PL"},
-                "lineItems": {"nodes": [{"name": "Mug", "sku": "M-1", "quantity": 2, "originalUnitPriceSet": {"shopMoney": {"amount": "19.00"}}}]},
+                "customer": {
+                    "firstName": "Anna",
+                    "lastName": f"K{i}",
+                    "email": f"buyer{i}@example.com",
+                    "phone": None,
+                    "locale": "pl-PL",
+                },
+                "lineItems": {
+                    "nodes": [
+                        {
+                            "name": "Mug",
+                            "sku": "M-1",
+                            "quantity": 2,
+                            "originalUnitPriceSet": {"shopMoney": {"amount": "19.00"}},
+                        }
+                    ]
+                },
                 "fulfillments": [
-                    {"id": f"gid://shopify/Fulfillment/{9000 + i}", "status": "SUCCESS", "displayStatus": "IN_TRANSIT",
-                     "createdAt": stamp, "updatedAt": stamp, "deliveredAt": None, "estimatedDeliveryAt": "2099-01-01T00:00:00Z",
-                     "trackingInfo": [{"company": "DHL", "number": f"JD{i:08d}", "url": f"https://dhl.example/{i}"}]}
-                ] if i % 2 else [],
+                    {
+                        "id": f"gid://shopify/Fulfillment/{9000 + i}",
+                        "status": "SUCCESS",
+                        "displayStatus": "IN_TRANSIT",
+                        "createdAt": stamp,
+                        "updatedAt": stamp,
+                        "deliveredAt": None,
+                        "estimatedDeliveryAt": "2099-01-01T00:00:00Z",
+                        "trackingInfo": [
+                            {"company": "DHL", "number": f"JD{i:08d}", "url": f"https://dhl.example/{i}"}
+                        ],
+                    }
+                ]
+                if i % 2
+                else [],
                 "refunds": [],
             }
         )
@@ -153,16 +189,25 @@ def test_baselinker_backfills_by_id_then_follows_the_journal(shop, sleeps):
     orders = {}
     for i in range(150):
         o = copy.deepcopy(base)
-        o.update(order_id=1630000 + i, shop_order_id=2000 + i, email=f"kupujacy{i}@example.pl", phone="",
-                 delivery_package_nr="", order_status_id=6624)
+        o.update(
+            order_id=1630000 + i,
+            shop_order_id=2000 + i,
+            email=f"kupujacy{i}@example.pl",
+            phone="",
+            delivery_package_nr="",
+            order_status_id=6624,
+        )
         orders[o["order_id"]] = o
     with BaseLinkerStandIn(orders) as api:
         connector = connector_create(
-            shop=shop, platform="baselinker", base_url=api.url + "/connector.php", credentials={"api_token": "bl-test-token"}
+            shop=shop,
+            platform="baselinker",
+            base_url=api.url + "/connector.php",
+            credentials={"api_token": "bl-test-token"},
         )
         first = connector_sync(connector=connector, http=ApiClient(sleep=sleeps))
         assert (first.error, first.orders) == ("", 150)
-        assert Order.objects.filter(status=OrderStatus.PAID).count() == 150  # payment_done 50 ≥ 2×20 + 10
+        assert Order.objects.filter(status=OrderStatus.PAID).count() == 150  # payment_done 50 >= 2 * 20 + 10
         orders[1630005].update(order_status_id=6625, delivery_package_nr="0042348723648234")
         api.journal += payload("baselinker/getJournalList.json")["logs"]
         for log in api.journal:
@@ -182,9 +227,14 @@ def test_baselinker_nudge_webhook_checks_the_url_secret(shop):
 
     from .conftest import post
 
-    connector = connector_create(shop=shop, platform="baselinker", credentials={"api_token": "x"}, webhook_secret="nudge-s3cret")
+    connector = connector_create(
+        shop=shop, platform="baselinker", credentials={"api_token": "x"}, webhook_secret="nudge-s3cret"
+    )
     path = connector.endpoint.url_path
-    assert post(path + "?secret=wrong", b"order_id=1", {}, "application/x-www-form-urlencoded").status_code == 401
+    assert (
+        post(path + "?secret=wrong", b"order_id=1", {}, "application/x-www-form-urlencoded").status_code
+        == 401
+    )
     assert post(path, b"order_id=1", {}, "application/x-www-form-urlencoded").status_code == 401
     assert not Delivery.objects.exists()
     ok = post(path + "?secret=nudge-s3cret", b"order_id=1630473", {}, "application/x-www-form-urlencoded")

@@ -8,7 +8,7 @@ from django.test import Client
 
 from opiekun.commerce.models import Connector, Order
 from opiekun.commerce.services import connector_create
-from opiekun.conversations.macros import render_text, macro_context
+from opiekun.conversations.macros import macro_context, render_text
 from opiekun.conversations.models import Event
 from opiekun.inboxes import pipeline
 from opiekun.inboxes.base import InboundMessage, SenderHints
@@ -28,9 +28,18 @@ def desk(client: Client, agent) -> Client:  # type: ignore[no-untyped-def]
 def jan_order(woo) -> Order:
     data = payload("woocommerce/order.json")
     data["meta_data"].append(
-        {"id": 1, "key": "_wc_shipment_tracking_items", "value": [
-            {"tracking_provider": "DPD", "tracking_number": "0000123456789", "date_shipped": "1795640400", "tracking_id": "t1"}
-        ]}
+        {
+            "id": 1,
+            "key": "_wc_shipment_tracking_items",
+            "value": [
+                {
+                    "tracking_provider": "DPD",
+                    "tracking_number": "0000123456789",
+                    "date_shipped": "1795640400",
+                    "tracking_id": "t1",
+                }
+            ],
+        }
     )
     data.update(status="completed", date_modified_gmt="2026-11-25T09:00:00")
     body = body_of(data)
@@ -65,8 +74,13 @@ def test_linking_another_shops_order_is_not_found_and_changes_nothing(desk, inbo
     theirs = connector_create(shop=other_shop, platform="generic-commerce")
     contact = factories.ContactFactory(shop=other_shop)
     order = Order.objects.create(
-        shop=other_shop, connector=theirs, external_id="1", number="X-1", contact=contact,
-        placed_at="2026-11-01T10:00:00Z", synced_at="2026-11-01T10:00:00Z",
+        shop=other_shop,
+        connector=theirs,
+        external_id="1",
+        number="X-1",
+        contact=contact,
+        placed_at="2026-11-01T10:00:00Z",
+        synced_at="2026-11-01T10:00:00Z",
     )
     result = inbound(inbox, "Hello")
     answer = desk.post(f"/c/{result.conversation.number}/link-order/", {"order": order.pk})
@@ -75,7 +89,9 @@ def test_linking_another_shops_order_is_not_found_and_changes_nothing(desk, inbo
     assert result.conversation.order_ref == ""
 
 
-def test_an_order_number_in_a_message_links_the_case_automatically(jan_order, inbox, django_capture_on_commit_callbacks):
+def test_an_order_number_in_a_message_links_the_case_automatically(
+    jan_order, inbox, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         result = inbound(inbox, "Zamówienie nr 727 nie dotarło, numer przesyłki nie działa.")
     result.conversation.refresh_from_db()
@@ -109,9 +125,9 @@ def test_macro_order_variables_in_the_customers_language(jan_order, inbox):
         "faktura FV/2026/11/0042, złożone 24 listopada 2026."
     )
     conversation.language = "ru"
-    assert render_text("{{ order.status }} {{ order.placed }}", macro_context(conversation=conversation, agent=None)) == (
-        "Отправлен 24 ноября 2026"
-    )
+    assert render_text(
+        "{{ order.status }} {{ order.placed }}", macro_context(conversation=conversation, agent=None)
+    ) == ("Отправлен 24 ноября 2026")
 
 
 def test_the_connections_screen_creates_a_connector_and_shows_its_webhook_address(client, shop):
@@ -120,7 +136,12 @@ def test_the_connections_screen_creates_a_connector_and_shows_its_webhook_addres
     assert client.get("/shop-connections/").status_code == 200
     answer = client.post(
         "/shop-connections/new/",
-        {"platform": "shopify", "label": "Shopify EU", "base_url": "https://eu.myshopify.com", "access_token": "shpat_1"},
+        {
+            "platform": "shopify",
+            "label": "Shopify EU",
+            "base_url": "https://eu.myshopify.com",
+            "access_token": "shpat_1",
+        },
     )
     assert answer.status_code == 200
     connector = Connector.objects.get()

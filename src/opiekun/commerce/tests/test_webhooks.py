@@ -17,7 +17,11 @@ from .conftest import SECRET, body_of, payload, post, shopify_headers, wc_header
 
 
 def kinds(contact_id: int) -> list[str]:
-    return list(Event.objects.filter(contact_id=contact_id).order_by("created_at", "id").values_list("kind", flat=True))
+    return list(
+        Event.objects.filter(contact_id=contact_id)
+        .order_by("created_at", "id")
+        .values_list("kind", flat=True)
+    )
 
 
 # --- WooCommerce ----------------------------------------------------------------------------------
@@ -29,9 +33,16 @@ def test_woocommerce_order_webhook_becomes_an_order_with_contact_lines_invoice_a
     assert answer.status_code == 200 and answer.json() == {"ok": True, "duplicate": False}
     assert process_pending() == 1
     order = Order.objects.get()
-    assert (order.number, order.status, order.payment_state) == ("727", OrderStatus.PROCESSING, PaymentState.PAID)
+    assert (order.number, order.status, order.payment_state) == (
+        "727",
+        OrderStatus.PROCESSING,
+        PaymentState.PAID,
+    )
     assert str(order.total) == "263.99" and order.currency == "PLN"
-    assert [(line.sku, str(line.quantity)) for line in order.lines.all()] == [("CZ-GLASS-17", "2.00"), ("FLT-01", "1.00")]
+    assert [(line.sku, str(line.quantity)) for line in order.lines.all()] == [
+        ("CZ-GLASS-17", "2.00"),
+        ("FLT-01", "1.00"),
+    ]
     assert order.invoices.get().number == "FV/2026/11/0042"
     # Matched by the normalised e-mail and phone: one contact with both identities.
     values = set(Identity.objects.filter(contact=order.contact).values_list("kind", "value"))
@@ -45,7 +56,11 @@ def test_woocommerce_retried_delivery_is_stored_once_and_an_update_adds_only_wha
     data = payload("woocommerce/order.json")
     body = body_of(data)
     post(woo.endpoint.url_path, body, wc_headers(body, "order.created"))
-    again = post(woo.endpoint.url_path, body, {**wc_headers(body, "order.created"), "HTTP_X_WC_WEBHOOK_DELIVERY_ID": "x2"})
+    again = post(
+        woo.endpoint.url_path,
+        body,
+        {**wc_headers(body, "order.created"), "HTTP_X_WC_WEBHOOK_DELIVERY_ID": "x2"},
+    )
     assert again.json() == {"ok": True, "duplicate": True}
     process_pending()
     data["status"] = "completed"
@@ -96,7 +111,9 @@ def test_an_older_update_arriving_late_does_not_overwrite_a_newer_one(woo):
 
 
 def test_woocommerce_unsigned_ping_is_answered_and_not_stored(woo):
-    answer = post(woo.endpoint.url_path, b"webhook_id=12", {}, content_type="application/x-www-form-urlencoded")
+    answer = post(
+        woo.endpoint.url_path, b"webhook_id=12", {}, content_type="application/x-www-form-urlencoded"
+    )
     assert answer.status_code == 200
     assert not Delivery.objects.exists()
 
@@ -150,7 +167,11 @@ def test_shopify_order_webhook_with_a_fulfillment_and_replay_by_event_id(shopify
     assert post(shopify.endpoint.url_path, body, headers).json() == {"ok": True, "duplicate": True}
     assert process_pending() == 1
     order = Order.objects.get()
-    assert (order.external_id, order.number, order.status) == ("820982911946154508", "#9999", OrderStatus.SHIPPED)
+    assert (order.external_id, order.number, order.status) == (
+        "820982911946154508",
+        "#9999",
+        OrderStatus.SHIPPED,
+    )
     assert order.payment_state == PaymentState.PAID and str(order.shipping_total) == "10.00"
     shipment = order.shipments.get()
     assert (shipment.carrier, shipment.tracking_number, shipment.status) == ("UPS", "1Z2345", "shipped")
@@ -177,8 +198,12 @@ def test_shopify_refund_writes_order_refunded(shopify):
     data["financial_status"] = "refunded"
     data["updated_at"] = "2026-11-29T12:00:00-05:00"
     data["refunds"] = [
-        {"id": 509562969, "created_at": "2026-11-29T11:00:00-05:00", "note": "it broke",
-         "transactions": [{"id": 1, "amount": "403.00", "kind": "refund", "status": "success"}]}
+        {
+            "id": 509562969,
+            "created_at": "2026-11-29T11:00:00-05:00",
+            "note": "it broke",
+            "transactions": [{"id": 1, "amount": "403.00", "kind": "refund", "status": "success"}],
+        }
     ]
     body = body_of(data)
     post(shopify.endpoint.url_path, body, shopify_headers(body, event_id="e2"))
@@ -195,7 +220,9 @@ def test_shopify_without_event_id_or_with_a_bad_hmac_is_refused(shopify):
     headers = shopify_headers(body, event_id="e1")
     del headers["HTTP_X_SHOPIFY_EVENT_ID"], headers["HTTP_X_SHOPIFY_WEBHOOK_ID"]
     assert post(shopify.endpoint.url_path, body, headers).status_code == 400
-    assert post(shopify.endpoint.url_path, body, shopify_headers(body, "e1", secret="nope")).status_code == 401
+    assert (
+        post(shopify.endpoint.url_path, body, shopify_headers(body, "e1", secret="nope")).status_code == 401
+    )
     assert not Delivery.objects.exists()
 
 
@@ -226,7 +253,9 @@ def test_generic_unknown_field_stale_timestamp_and_bad_signature(generic):
     answer = post(generic.endpoint.url_path, body, headers)
     assert answer.status_code == 400 and "order.colour" in answer.json()["error"]
     body = body_of(payload("generic/order.updated.json"))
-    old = {"HTTP_" + k.upper().replace("-", "_"): v for k, v in generic_mod.sign(SECRET, body, 1_000_000).items()}
+    old = {
+        "HTTP_" + k.upper().replace("-", "_"): v for k, v in generic_mod.sign(SECRET, body, 1_000_000).items()
+    }
     assert post(generic.endpoint.url_path, body, old).status_code == 401
     forged = {"HTTP_" + k.upper().replace("-", "_"): v for k, v in generic_mod.sign("guess", body).items()}
     assert post(generic.endpoint.url_path, body, forged).status_code == 401

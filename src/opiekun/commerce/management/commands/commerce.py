@@ -49,8 +49,12 @@ class Command(BaseCommand):
         add.add_argument("--platform", required=True, choices=[p.value for p in Platform])
         add.add_argument("--label", default="")
         add.add_argument("--url", default="", help="The shop's address (WooCommerce, Shopify).")
-        add.add_argument("--credential", action="append", default=[], help="KEY=VALUE, e.g. consumer_key=ck_…")
-        add.add_argument("--webhook-secret", default="", help="The platform's signing secret (default: random).")
+        add.add_argument(
+            "--credential", action="append", default=[], help="KEY=VALUE, e.g. consumer_key=ck_…"
+        )
+        add.add_argument(
+            "--webhook-secret", default="", help="The platform's signing secret (default: random)."
+        )
         orders = sub.add_parser("orders", help="A customer's mirrored orders.")
         orders.add_argument("--email", required=True)
         for p in (lst, health, sync, add, orders):
@@ -80,7 +84,13 @@ class Command(BaseCommand):
         public = settings.OPIEKUN_PUBLIC_URL.rstrip("/")
         for c in Connector.objects.filter(shop=shop).select_related("endpoint").order_by("id"):
             url = public + c.endpoint.url_path if c.endpoint else ""
-            data = {"id": c.pk, "platform": c.platform, "label": c.label, "active": c.is_active, "webhook_url": url}
+            data = {
+                "id": c.pk,
+                "platform": c.platform,
+                "label": c.label,
+                "active": c.is_active,
+                "webhook_url": url,
+            }
             self._out(opts, data, f"{c.pk:>4}  {c.platform:<17} {c.label or '-':<30} {url}")
 
     def _health(self, shop: Shop, opts: dict[str, Any]) -> None:
@@ -100,7 +110,8 @@ class Command(BaseCommand):
                 "last_sync_error": h.last_error,
             }
             line = (
-                f"{c.pk:>4}  {c.platform:<17} orders={h.orders} last_webhook={data['last_webhook_at'] or '-'} "
+                f"{c.pk:>4}  {c.platform:<17} orders={h.orders} "
+                f"last_webhook={data['last_webhook_at'] or '-'} "
                 f"pending={data['pending']} failed={data['failed']} last_sync={data['last_sync_at'] or '-'}"
                 + (f" error={h.last_error}" if h.last_error else "")
             )
@@ -112,24 +123,46 @@ class Command(BaseCommand):
             query = query.filter(pk=opts["connector"])
         for c in query.order_by("id"):
             r = connector_sync(connector=c)
-            data = {"id": c.pk, "pages": r.pages, "orders": r.orders, "created": r.created, "events": r.events,
-                    "retries": r.retries, "error": r.error}
-            line = f"{c.pk:>4}  {r.pages} page(s), {r.orders} order(s), {r.created} new" + (f", error: {r.error}" if r.error else "")
+            data = {
+                "id": c.pk,
+                "pages": r.pages,
+                "orders": r.orders,
+                "created": r.created,
+                "events": r.events,
+                "retries": r.retries,
+                "error": r.error,
+            }
+            line = f"{c.pk:>4}  {r.pages} page(s), {r.orders} order(s), {r.created} new" + (
+                f", error: {r.error}" if r.error else ""
+            )
             self._out(opts, data, line)
 
     def _add(self, shop: Shop, opts: dict[str, Any]) -> None:
         credentials = dict(item.split("=", 1) for item in opts["credential"] if "=" in item)
         try:
             c = connector_create(
-                shop=shop, platform=opts["platform"], label=opts["label"], base_url=opts["url"],
-                credentials=credentials, webhook_secret=opts["webhook_secret"],
+                shop=shop,
+                platform=opts["platform"],
+                label=opts["label"],
+                base_url=opts["url"],
+                credentials=credentials,
+                webhook_secret=opts["webhook_secret"],
             )
         except ValidationFailed as exc:
             raise CommandError(exc.message) from None
         assert c.endpoint is not None
         url = settings.OPIEKUN_PUBLIC_URL.rstrip("/") + c.endpoint.url_path
-        data = {"id": c.pk, "platform": c.platform, "webhook_url": url, "webhook_secret": c.endpoint.signing_secret}
-        self._out(opts, data, f"Connector {c.pk} created.\n  Webhook URL:    {url}\n  Webhook secret: {data['webhook_secret']}")
+        data = {
+            "id": c.pk,
+            "platform": c.platform,
+            "webhook_url": url,
+            "webhook_secret": c.endpoint.signing_secret,
+        }
+        self._out(
+            opts,
+            data,
+            f"Connector {c.pk} created.\n  Webhook URL:    {url}\n  Webhook secret: {data['webhook_secret']}",
+        )
 
     def _orders(self, shop: Shop, opts: dict[str, Any]) -> None:
         try:
@@ -159,5 +192,8 @@ class Command(BaseCommand):
             for o in orders
         ]
         data = {"contact_id": identity.contact_id, "orders": rows, "conversations": cases}
-        lines = [f"{r['number']:<12} {r['status']:<10} {r['total']:>10} {r['currency']}  {r['tracking']}" for r in rows]
+        lines = [
+            f"{r['number']:<12} {r['status']:<10} {r['total']:>10} {r['currency']}  {r['tracking']}"
+            for r in rows
+        ]
         self._out(opts, data, "\n".join(lines) or "No orders.")
