@@ -254,9 +254,9 @@ def event_text(event: Event) -> str:
                 "name": d.get("from_name") or f"#{d.get('from_contact')}"
             }
     if event.kind.startswith("order."):  # the shop's order events, worded by the commerce app
-        text = commerce_words.event_text(event.kind, d)
-        if text is not None:
-            return text
+        worded = commerce_words.event_text(event.kind, d)
+        if worded is not None:
+            return worded
     return event.kind.replace("_", " ").capitalize()
 
 
