@@ -172,7 +172,9 @@ def seed(*, password: str, now: dt.datetime | None = None) -> bool:
         _backdate(cast, now)
         commerce_demo.seed(  # the shop's orders the stories talk about (a WooCommerce connection)
             shop=shop,
-            orders=[(cast.customers[s.customer], s.order, now - parse_ago(s.ago)) for s in data.STORIES if s.order],
+            orders=[
+                (cast.customers[s.customer], s.order, now - parse_ago(s.ago)) for s in data.STORIES if s.order
+            ],
         )
     return True
 
