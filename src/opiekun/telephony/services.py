@@ -177,6 +177,7 @@ def call_event_apply(*, line: PhoneLine, event: CallEvent) -> Call:
         elif event.event_key and event.event_key in (call.seen or []):
             return call
         before = call.state if call.pk else ""
+        started_before = call.started_at
         _fill_parties(call, event)
         facts_apply(call, event)
         if event.event_key:
@@ -193,8 +194,20 @@ def call_event_apply(*, line: PhoneLine, event: CallEvent) -> Call:
         except IntegrityError:
             # The same call's first event processed elsewhere at the same moment: apply onto that one.
             return call_event_apply(line=line, event=event)
+        if call.callback_id is not None and call.started_at < started_before:
+            _callback_move_start(call)
         _after_change(call, before, line)
     return call
+
+
+def _callback_move_start(call: Call) -> None:
+    """The call began earlier than its first event said (its ringing event came late): so did the promise."""
+    callback = Callback.objects.filter(pk=call.callback_id, status=Callback.Status.OPEN).first()
+    if callback is None or call.started_at >= callback.first_call_at:
+        return
+    policy = policy_of(call.shop_id)
+    due = hours_of(policy).add(call.started_at, policy.callback_minutes)
+    Callback.objects.filter(pk=callback.pk).update(first_call_at=call.started_at, due_at=min(due, callback.due_at))
 
 
 def _fill_parties(call: Call, event: CallEvent) -> None:
