@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 
 from opiekun.commerce import presentation as commerce_words
+from opiekun.telephony import timeline as phone_words
 from opiekun.conversations.models import ChannelKind, Conversation, Event, Message, Priority, Status
 from opiekun.conversations.selectors import Snippet
 from opiekun.core import clock
@@ -257,6 +258,8 @@ def event_text(event: Event) -> str:
         worded = commerce_words.event_text(event.kind, d)
         if worded is not None:
             return worded
+    if phone_words.handles(event.kind):  # calls, callbacks and text opt-outs, worded by the telephony app
+        return phone_words.event_text(event.kind, d)
     return event.kind.replace("_", " ").capitalize()
 
 
@@ -280,6 +283,8 @@ EVENT_ICONS = {
 def event_icon(event: Event) -> str:
     if event.kind.startswith("order."):
         return commerce_words.event_icon(event.kind)
+    if phone_words.handles(event.kind):
+        return phone_words.icon(event.kind)
     return EVENT_ICONS.get(event.kind, "i-dot")
 
 
