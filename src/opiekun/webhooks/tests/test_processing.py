@@ -70,3 +70,22 @@ def test_a_delivery_failing_every_attempt_is_given_up_kept_and_can_be_retried(
 def test_backoff_grows_and_is_capped():
     assert [processing.backoff(n).total_seconds() for n in (1, 2, 3)] == [5, 20, 80]
     assert processing.backoff(30) == timedelta(hours=1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_thread_processes_what_arrives_and_stops_cleanly(shop, source: SignedJSON):  # noqa: F811
+    import time
+
+    endpoint = services.endpoint_create(shop=shop, source=source.name, secret="x")
+    worker = processing.processor_service()
+    worker.start()
+    try:
+        arrive(endpoint, "live-1", "live-2")
+        deadline = time.monotonic() + 10
+        while Delivery.objects.filter(processed_at__isnull=True).exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        worker.stop()
+    assert not Delivery.objects.filter(processed_at__isnull=True).exists()
+    assert [key for _, keys in source.seen for key in keys] == ["live-1", "live-2"]
+    assert not worker._thread.is_alive()
