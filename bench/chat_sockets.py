@@ -1,20 +1,30 @@
 """Live chat under load: many visitor sockets on loopback, an agent's desk watching, agents answering.
 
-Starts its own `opiekun run` (one process, in-memory channel layer) on a fresh data folder with the
-demo data, opens `--visitors` widget sockets, and has them send `--rate` messages per second in
-total for `--seconds`. Each message is timed from the visitor's send to
+Starts its own Opiekun on a fresh data folder with the demo data — one `opiekun run` (in-memory channel
+layer), or with `--processes 2` a redis-server on a free port and two `opiekun run` processes sharing
+it (REDIS_URL: the Redis pub/sub layer, the task queue and the cache) and the data folder (SQLite in
+WAL mode; DATABASE_URL is passed on when set). Visitors are spread over the processes; the agent's
+desk (`/ws/desk/`) is on the first.
 
-- its `ack` (stored: the case, the message, the search index, committed), and
-- the agent's desk socket announcing it (`/ws/desk/`, the frame the desk refreshes on),
+1. `--visitors` widget sockets connect and say hello.
+2. Opening: every visitor sends a first message, which opens their chat (a case: contact, routing,
+   the ring), at `--open-rate` per second. Timed apart: it is the pipeline's full pass.
+3. The measured part: `--rate` messages per second in total for `--seconds`, from random visitors
+   into their open chats. Each message is timed from the visitor's send to
+   - its `ack` (stored: the message, the case's counters, the search index — committed), and
+   - the agent's desk socket announcing it (the frame the desk refreshes on; whichever of the two
+     arrives first, the time is kept),
+   and every `--answer-every`-th message is answered by an agent (message_send in a separate
+   process, through the delivery task and the livechat driver), timed until the visitor's socket
+   shows the reply.
 
-and every `--answer-every`-th message is answered by an agent (message_send through the delivery task
-and the livechat driver), timed until the visitor's socket shows the reply. Lost = acknowledged but
-never announced, or answered but never shown. Figures are printed as JSON.
+Lost = acknowledged but never announced to the desk, or answered but never shown to the visitor;
+a desk socket that closed is reported (`desk_closed`), never silently counted as fine. Figures are
+printed as JSON, with the machine's load average at the start and the end.
 
-    .venv/bin/python bench/chat_sockets.py --visitors 1000 --rate 200 --seconds 30
+    .venv/bin/python bench/chat_sockets.py --visitors 1000 --rate 200 --seconds 20
+    .venv/bin/python bench/chat_sockets.py --visitors 1000 --rate 200 --seconds 20 --processes 2
     .venv/bin/python bench/chat_sockets.py --idle 5000          # sockets held, memory of the server
-
-Not measured here yet: two processes on the Redis layer (issue 4's second figure).
 """
 
 from __future__ import annotations
@@ -66,92 +76,167 @@ def free_port() -> int:
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return round(int(line.split()[1]) / 1024, 1)
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
     return 0.0
 
 
-class Server:
-    def __init__(self) -> None:
+def load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"opiekun run at {url} exited with {process.returncode}")
+        try:
+            if httpx.get(url + "/healthz", timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"opiekun run at {url} did not start")
+
+
+class Servers:
+    """`processes` times `opiekun run` on one fresh installation (and a redis-server when more than one)."""
+
+    def __init__(self, processes: int = 1) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="opiekun-chatbench-"))
         (self.dir / "chatbench_settings.py").write_text(SETTINGS)
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.redis: subprocess.Popen[bytes] | None = None
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.logs: list[object] = []
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("OPIEKUN_", "DATABASE_URL", "REDIS_URL"))
+        }
+        if os.environ.get("DATABASE_URL"):
+            env["DATABASE_URL"] = os.environ["DATABASE_URL"]
+        if processes > 1:
+            port = free_port()
+            self.redis = subprocess.Popen(
+                [
+                    "redis-server",
+                    "--port",
+                    str(port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                    break
+                except OSError:
+                    time.sleep(0.1)
+        self.ports = [free_port() for _ in range(processes)]
+        self.urls = [f"http://127.0.0.1:{p}" for p in self.ports]
         self.env = {
-            **{
-                k: v
-                for k, v in os.environ.items()
-                if not k.startswith(("OPIEKUN_", "DATABASE_URL", "REDIS_URL"))
-            },
+            **env,
             "PYTHONPATH": f"{self.dir}:{ROOT / 'src'}",
             "DJANGO_SETTINGS_MODULE": "chatbench_settings",
             "OPIEKUN_DATA_DIR": str(self.dir / "data"),
-            "OPIEKUN_PORT": str(self.port),
-            "OPIEKUN_PUBLIC_URL": self.url,
+            "OPIEKUN_PORT": str(self.ports[0]),
+            "OPIEKUN_PUBLIC_URL": self.urls[0],
             "OPIEKUN_SMTP_INTAKE_PORT": "0",
             "OPIEKUN_LOG_LEVEL": "WARNING",
             "OPIEKUN_EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend",
         }
         for args in (["migrate", "--noinput", "-v", "0"], ["demo", "--password", PASSWORD]):
             subprocess.run([OPIEKUN, *args], env=self.env, check=True, capture_output=True, timeout=600)
-        self.log = open(self.dir / "server.log", "w")
-        self.process = subprocess.Popen(
-            [OPIEKUN, "run"], env=self.env, stdout=self.log, stderr=subprocess.STDOUT
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.url + "/healthz", timeout=2).status_code < 500:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.3)
-        raise RuntimeError("opiekun run did not start")
+        for n, port in enumerate(self.ports):
+            log = open(self.dir / f"server-{n}.log", "w")
+            self.logs.append(log)
+            self.processes.append(
+                subprocess.Popen(
+                    [OPIEKUN, "run", "--port", str(port)],
+                    env={**self.env, "OPIEKUN_PORT": str(port)},
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+        for url, process in zip(self.urls, self.processes, strict=True):
+            wait_healthy(url, process)
+
+    def rss_mb(self) -> list[float]:
+        return [rss_mb(p.pid) for p in self.processes]
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        if self.redis is not None:
+            self.redis.terminate()
+            self.redis.wait(timeout=10)
+        for log in self.logs:
+            log.close()  # type: ignore[attr-defined]
+        if os.environ.get("CHATBENCH_KEEP"):
+            print(f"kept {self.dir}", file=sys.stderr)
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def widget_key(server: Server) -> str:
-    page = httpx.get(server.url + "/chat-demo/", timeout=30).text  # makes the demo widget
+def widget_key(url: str) -> str:
+    page = httpx.get(url + "/chat-demo/", timeout=30).text
     return re.search(r'data-key="([^"]+)"', page).group(1)  # type: ignore[union-attr]
 
 
-def desk_cookie(server: Server) -> str:
-    with httpx.Client(base_url=server.url, follow_redirects=False, timeout=30) as client:
+def desk_cookie(url: str) -> str:
+    with httpx.Client(base_url=url, follow_redirects=False, timeout=30) as client:
         client.get("/login/")
         token = client.cookies["csrftoken"]
         client.post("/login/", data={"username": "anna", "password": PASSWORD, "csrfmiddlewaretoken": token})
         return f"sessionid={client.cookies['sessionid']}; csrftoken={token}"
 
 
-async def run(args: argparse.Namespace) -> dict:
-    server = Server()
-    try:
-        key = widget_key(server)
-        ws_url = server.url.replace("http", "ws") + f"/ws/chat/{key}/"
-        origin = server.url
-        sent_at: dict[str, float] = {}  # client id → send time
-        acked: dict[str, int] = {}
-        ack_ms: list[float] = []
-        desk_ms: list[float] = []
-        reply_ms: list[float] = []
-        by_id: dict[int, str] = {}
-        announced: set[int] = set()
-        reply_wanted: dict[int, float] = {}  # reply message id → when the answer was asked for
-        replies_seen: set[int] = set()
-        errors: list[str] = []
+async def paced(count: int, rate: float, send) -> float:  # type: ignore[no-untyped-def]
+    """Call `send(n)` for n in range(count) at `rate` per second; returns the seconds it took."""
+    interval = 1.0 / rate
+    started = time.perf_counter()
+    for n in range(count):
+        await send(n)
+        delay = started + (n + 1) * interval - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+    return time.perf_counter() - started
 
-        # The agent's desk, watching every new message of the shop.
+
+async def run(args: argparse.Namespace) -> dict:  # type: ignore[type-arg]
+    load_start = load()
+    servers = Servers(args.processes)
+    try:
+        key = widget_key(servers.urls[0])
+        origin = servers.urls[0]
+        sent_at: dict[str, float] = {}  # client id → send time
+        acked_at: dict[str, float] = {}
+        id_of: dict[str, int] = {}  # client id → message id (from the ack)
+        desk_at: dict[int, float] = {}  # message id → when the desk heard of it
+        reply_wanted: dict[int, float] = {}  # reply message id → when the answer was asked for
+        reply_seen_at: dict[int, float] = {}
+        errors: list[str] = []
+        measured: set[str] = set()
+        asked_at: dict[int, float] = {}
+
         desk = await websockets.connect(
-            server.url.replace("http", "ws") + "/ws/desk/",
-            additional_headers={"Cookie": desk_cookie(server), "Origin": origin},
+            servers.urls[0].replace("http", "ws") + "/ws/desk/",
+            additional_headers={"Cookie": desk_cookie(servers.urls[0]), "Origin": origin},
             max_size=2**20,
         )
 
@@ -159,26 +244,20 @@ async def run(args: argparse.Namespace) -> dict:
             async for raw in desk:
                 frame = json.loads(raw)
                 if frame.get("type") == "message" and frame.get("direction") == "in":
-                    mid = int(frame["message_id"])
-                    announced.add(mid)
-                    cid = by_id.get(mid)
-                    if cid is not None and cid in sent_at:
-                        desk_ms.append((time.perf_counter() - sent_at[cid]) * 1000)
+                    desk_at.setdefault(int(frame["message_id"]), time.perf_counter())
 
         desk_task = asyncio.create_task(watch_desk())
 
-        # Agents answering: a separate process calling message_send, as the composer does.
         answerer = await asyncio.create_subprocess_exec(
             OPIEKUN,
             "shell",
             "-c",
             ANSWER,
-            env=server.env,
+            env=servers.env,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.DEVNULL,
         )
-        asked_at: dict[int, float] = {}
 
         async def read_answers() -> None:
             assert answerer.stdout is not None
@@ -192,7 +271,8 @@ async def run(args: argparse.Namespace) -> dict:
         sockets = []
         started = time.perf_counter()
         for n in range(args.visitors):
-            ws = await websockets.connect(ws_url, additional_headers={"Origin": origin}, max_size=2**20)
+            url = servers.urls[n % len(servers.urls)].replace("http", "ws") + f"/ws/chat/{key}/"
+            ws = await websockets.connect(url, additional_headers={"Origin": origin}, max_size=2**20)
             await ws.send(
                 json.dumps(
                     {"type": "hello", "lang": "pl", "page": {"url": origin + f"/p/{n}", "title": "bench"}}
@@ -203,83 +283,110 @@ async def run(args: argparse.Namespace) -> dict:
                 errors.append(str(welcome))
             sockets.append(ws)
         connect_s = time.perf_counter() - started
-        memory = rss_mb(server.process.pid)
+        memory = servers.rss_mb()
         if args.idle:
             return {
                 "visitors": args.visitors,
+                "processes": args.processes,
                 "connect_seconds": round(connect_s, 2),
                 "server_rss_mb": memory,
                 "errors": len(errors),
+                "load_average_start": load_start,
+                "load_average_end": load(),
             }
 
         async def listen(ws: websockets.ClientConnection) -> None:
             async for raw in ws:
+                now = time.perf_counter()
                 frame = json.loads(raw)
-                if frame["type"] == "ack":
+                kind = frame["type"]
+                if kind == "ack":
                     cid = frame["client_id"]
-                    acked[cid] = frame["id"]
-                    by_id[frame["id"]] = cid
-                    ack_ms.append((time.perf_counter() - sent_at[cid]) * 1000)
-                    if frame["id"] in announced and cid in sent_at:
-                        pass  # announced before the ack reached us: counted by the desk watcher
-                    if args.answer_every and len(acked) % args.answer_every == 0:
-                        asked_at[frame["id"]] = time.perf_counter()
+                    acked_at.setdefault(cid, now)
+                    id_of[cid] = frame["id"]
+                    if args.answer_every and cid in measured and len(acked_at) % args.answer_every == 0:
+                        asked_at[frame["id"]] = now
                         assert answerer.stdin is not None
                         answerer.stdin.write(f"{frame['id']}\n".encode())
-                elif frame["type"] == "message" and frame["from"] == "agent":
-                    mid = frame["id"]
-                    if mid not in replies_seen:
-                        replies_seen.add(mid)
-                        if mid in reply_wanted:
-                            reply_ms.append((time.perf_counter() - reply_wanted[mid]) * 1000)
-                elif frame["type"] == "error":
+                elif kind == "message" and frame["from"] == "agent":
+                    reply_seen_at.setdefault(frame["id"], now)
+                elif kind == "error":
                     errors.append(frame.get("code", "?"))
 
         listeners = [asyncio.create_task(listen(ws)) for ws in sockets]
-        total = int(args.rate * args.seconds)
-        interval = 1.0 / args.rate
-        started = time.perf_counter()
-        for n in range(total):
-            ws = random.choice(sockets)
-            cid = f"m{n}"
+
+        async def send(ws: websockets.ClientConnection, cid: str, text: str) -> None:
             sent_at[cid] = time.perf_counter()
-            await ws.send(
-                json.dumps(
-                    {"type": "message", "client_id": cid, "text": f"Wiadomość {n}: czy jest rozmiar 39?"}
-                )
-            )
-            delay = started + (n + 1) * interval - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-        send_s = time.perf_counter() - started
+            await ws.send(json.dumps({"type": "message", "client_id": cid, "text": text}))
+
+        # Opening: a first message from every visitor opens their chat.
+        open_s = await paced(
+            len(sockets), args.open_rate, lambda n: send(sockets[n], f"open{n}", "Dzień dobry, mam pytanie")
+        )
+        deadline = time.perf_counter() + 30
+        while (
+            len([c for c in acked_at if c.startswith("open")]) < len(sockets)
+            and time.perf_counter() < deadline
+        ):
+            await asyncio.sleep(0.2)
+        opened = [c for c in sent_at if c.startswith("open")]
+
+        # The measured part: chats that are open exchange messages.
+        total = int(args.rate * args.seconds)
+
+        async def chat(n: int) -> None:
+            cid = f"m{n}"
+            measured.add(cid)
+            await send(random.choice(sockets), cid, f"Wiadomość {n}: czy jest rozmiar 39?")
+
+        send_s = await paced(total, args.rate, chat)
         await asyncio.sleep(args.settle)
-        lost_desk = [mid for mid in by_id if mid not in announced]
-        lost_replies = [mid for mid in reply_wanted if mid not in replies_seen]
-        memory = max(memory, rss_mb(server.process.pid))
+        memory = [max(a, b) for a, b in zip(memory, servers.rss_mb(), strict=True)]
+        desk_closed = desk.close_code
+
+        def figures(cids: list[str]) -> dict:  # type: ignore[type-arg]
+            acked = [c for c in cids if c in acked_at]
+            stored_ms = [(acked_at[c] - sent_at[c]) * 1000 for c in acked]
+            at_desk = [c for c in acked if id_of[c] in desk_at]
+            desk_ms = [(desk_at[id_of[c]] - sent_at[c]) * 1000 for c in at_desk]
+            return {
+                "sent": len(cids),
+                "acknowledged": len(acked),
+                "unacknowledged": len(cids) - len(acked),
+                "visitor_to_stored_ms": percentiles(stored_ms),
+                "visitor_to_agent_desk_ms": percentiles(desk_ms),
+                "lost_before_the_desk": len(acked) - len(at_desk),
+            }
+
+        replies_ms = [(reply_seen_at[r] - t) * 1000 for r, t in reply_wanted.items() if r in reply_seen_at]
+        result = {
+            "visitors": args.visitors,
+            "processes": args.processes,
+            "channel_layer": "redis pub/sub" if args.processes > 1 else "in-memory",
+            "database": "postgresql" if os.environ.get("DATABASE_URL") else "sqlite",
+            "opening": {**figures(opened), "chats_opened_per_second": round(len(opened) / open_s, 1)},
+            "messages_sent": total,
+            "messages_per_second": round(total / send_s, 1),
+            **figures([f"m{n}" for n in range(total)]),
+            "agent_answers": len(reply_wanted),
+            "agent_reply_to_visitor_ms": percentiles(replies_ms),
+            "answers_not_shown": len(reply_wanted) - len(replies_ms),
+            "desk_closed": desk_closed,
+            "errors": len(errors),
+            "connect_seconds": round(connect_s, 2),
+            "server_rss_mb": memory,
+            "load_average_start": load_start,
+            "load_average_end": load(),
+        }
         for task in (*listeners, desk_task, answers_task):
             task.cancel()
         if answerer.stdin is not None:
             answerer.stdin.close()
         for ws in (*sockets, desk):
             await ws.close()
-        return {
-            "visitors": args.visitors,
-            "messages_sent": total,
-            "messages_per_second": round(total / send_s, 1),
-            "acknowledged": len(acked),
-            "unacknowledged": total - len(acked),
-            "visitor_to_stored_ms": percentiles(ack_ms),
-            "visitor_to_agent_desk_ms": percentiles(desk_ms),
-            "lost_before_the_desk": len(lost_desk),
-            "agent_answers": len(reply_wanted),
-            "agent_reply_to_visitor_ms": percentiles(reply_ms),
-            "answers_not_shown": len(lost_replies),
-            "errors": len(errors),
-            "connect_seconds": round(connect_s, 2),
-            "server_rss_mb": memory,
-        }
+        return result
     finally:
-        server.stop()
+        servers.stop()
 
 
 def main() -> None:
@@ -287,9 +394,12 @@ def main() -> None:
     parser.add_argument("--visitors", type=int, default=200)
     parser.add_argument("--rate", type=float, default=50, help="messages per second, all visitors together")
     parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--open-rate", type=float, default=100, help="chats opened per second beforehand")
     parser.add_argument("--answer-every", type=int, default=10, help="answer every n-th message (0: never)")
     parser.add_argument("--settle", type=float, default=5, help="seconds to wait for the last frames")
     parser.add_argument("--idle", type=int, default=0, help="only hold this many idle visitor sockets")
+    parser.add_argument("--processes", type=int, default=1, help="2: two processes on the Redis layer")
+    parser.add_argument("--redis", action="store_const", const=2, dest="processes", help="--processes 2")
     args = parser.parse_args()
     if args.idle:
         args.visitors = args.idle
