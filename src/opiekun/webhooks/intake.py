@@ -11,6 +11,8 @@ commit; under load a commit serves many. Nothing waits on a timer. Replays are c
 from __future__ import annotations
 
 import fcntl
+import hashlib
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -93,7 +95,9 @@ class GroupCommit:
 
 def insert_deliveries(arrivals: list[Arrival]) -> set[tuple[int, str]]:
     """Insert what is new in one durable commit; returns the (endpoint, key) pairs that were inserted."""
-    fields: list[Any] = [Delivery._meta.get_field(name) for name in ("endpoint", "key", "topic", "body", "headers")]
+    fields: list[Any] = [
+        Delivery._meta.get_field(name) for name in ("endpoint", "key", "topic", "body", "headers")
+    ]
     received: Any = Delivery._meta.get_field("received_at")
     now = received.get_db_prep_save(clock.now(), connection)
     params: list[Any] = []
@@ -134,7 +138,13 @@ def _writers_in_line() -> Iterator[None]:
 
 @cache
 def _lock_path() -> Path:
-    return Path(str(connection.settings_dict["NAME"]) + ".webhooks-lock")
+    name = str(connection.settings_dict["NAME"])
+    if name == ":memory:" or "mode=memory" in name:  # the test database: a lock beside no file
+        return (
+            Path(tempfile.gettempdir())
+            / f"opiekun-{hashlib.sha1(name.encode()).hexdigest()[:12]}.webhooks-lock"
+        )
+    return Path(name + ".webhooks-lock")
 
 
 group = GroupCommit()
