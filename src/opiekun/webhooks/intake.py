@@ -142,7 +142,7 @@ def _lock_path() -> Path:
     if name == ":memory:" or "mode=memory" in name:  # the test database: a lock beside no file
         return (
             Path(tempfile.gettempdir())
-            / f"opiekun-{hashlib.sha1(name.encode()).hexdigest()[:12]}.webhooks-lock"
+            / f"opiekun-{hashlib.sha256(name.encode()).hexdigest()[:12]}.webhooks-lock"
         )
     return Path(name + ".webhooks-lock")
 
