@@ -207,7 +207,9 @@ def _callback_move_start(call: Call) -> None:
         return
     policy = policy_of(call.shop_id)
     due = hours_of(policy).add(call.started_at, policy.callback_minutes)
-    Callback.objects.filter(pk=callback.pk).update(first_call_at=call.started_at, due_at=min(due, callback.due_at))
+    Callback.objects.filter(pk=callback.pk).update(
+        first_call_at=call.started_at, due_at=min(due, callback.due_at)
+    )
 
 
 def _fill_parties(call: Call, event: CallEvent) -> None:
@@ -287,7 +289,11 @@ def _after_change(call: Call, before: str, line: PhoneLine) -> None:
             transaction.on_commit(lambda pk=call.pk: _enqueue_recording(pk))
     if call.direction == "in":
         if call.state in UNANSWERED:
-            if call.callback_id is not None and call.state == CallState.VOICEMAIL and before != CallState.VOICEMAIL:
+            if (
+                call.callback_id is not None
+                and call.state == CallState.VOICEMAIL
+                and before != CallState.VOICEMAIL
+            ):
                 Callback.objects.filter(pk=call.callback_id).update(voicemails=F("voicemails") + 1)
             if call.callback_id is None and not call.number_flagged.startswith(
                 "the caller's number was withheld"

@@ -67,7 +67,9 @@ def day_plan() -> list[SimCall]:
         if i % 5 == 0:
             k = i // 5
             outcome = ("missed", "abandoned", "missed", "voicemail")[k % 4]
-            calls.append(SimCall(i, sid, missed_number(k), at, outcome, duration=0 if outcome != "voicemail" else 20))
+            calls.append(
+                SimCall(i, sid, missed_number(k), at, outcome, duration=0 if outcome != "voicemail" else 20)
+            )
         else:
             number = missed_number(LATER_ANSWERED[i]) if i in LATER_ANSWERED else answered_number(i)
             client = AGENT_CLIENTS[i % len(AGENT_CLIENTS)]
@@ -95,7 +97,13 @@ def call_forms(call: SimCall, recording_base: str = "https://api.twilio.com") ->
     seq = iter(range(100))
 
     def event(status: str, at: dt.datetime, **extra: str) -> dict[str, str]:
-        return {**base, "CallStatus": status, "Timestamp": _stamp(at), "SequenceNumber": str(next(seq)), **extra}
+        return {
+            **base,
+            "CallStatus": status,
+            "Timestamp": _stamp(at),
+            "SequenceNumber": str(next(seq)),
+            **extra,
+        }
 
     forms = [event("ringing", call.at), event("in-progress", call.at + dt.timedelta(seconds=2))]
     if call.outcome == "answered":
@@ -148,7 +156,9 @@ def signed(form: dict[str, str], url: str, token: str) -> tuple[dict[str, str], 
     }, body
 
 
-def day_requests(url: str, token: str, recording_base: str = "https://api.twilio.com") -> list[tuple[dict[str, str], bytes]]:
+def day_requests(
+    url: str, token: str, recording_base: str = "https://api.twilio.com"
+) -> list[tuple[dict[str, str], bytes]]:
     """Every request of the day: every third call's events reversed, every tenth request sent twice."""
     out: list[tuple[dict[str, str], bytes]] = []
     for call in day_plan():

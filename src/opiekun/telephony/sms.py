@@ -372,3 +372,11 @@ class SmsapiSource:
                 text=_one(form, "sms_text"),
                 at=at,
             )
+
+
+def calling_notice(agent: Agent) -> str:
+    return _("Calling: your phone rings first, then the customer's.")
+
+
+def sent_notice() -> str:
+    return _("The text with your name and number is on its way.")

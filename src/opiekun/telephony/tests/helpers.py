@@ -21,18 +21,28 @@ def url_of(line: PhoneLine, query: str = "") -> str:
     return HOST + line.endpoint.url_path + (f"?{query}" if query else "")
 
 
-def post_raw(line: PhoneLine, body: bytes, headers: dict[str, str], query: str = "",
-             content_type: str = "application/x-www-form-urlencoded"):
-    meta = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items() if k.lower() != "content-type"}
+def post_raw(
+    line: PhoneLine,
+    body: bytes,
+    headers: dict[str, str],
+    query: str = "",
+    content_type: str = "application/x-www-form-urlencoded",
+):
+    meta = {
+        f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items() if k.lower() != "content-type"
+    }
     path = line.endpoint.url_path + (f"?{query}" if query else "")
     return Client().post(path, body, content_type=content_type, **meta)
 
 
-def post_twilio(line: PhoneLine, form: dict[str, str], *, token: str = TWILIO_TOKEN, sign: bool = True,
-                query: str = ""):
+def post_twilio(
+    line: PhoneLine, form: dict[str, str], *, token: str = TWILIO_TOKEN, sign: bool = True, query: str = ""
+):
     headers = {}
     if sign:
-        headers["X-Twilio-Signature"] = twilio.signature(url_of(line, query), {k: [v] for k, v in form.items()}, token)
+        headers["X-Twilio-Signature"] = twilio.signature(
+            url_of(line, query), {k: [v] for k, v in form.items()}, token
+        )
     return post_raw(line, urlencode(form).encode(), headers, query)
 
 

@@ -31,8 +31,9 @@ class StandIn:
     queued: list[tuple[int, dict[str, str], bytes]] = field(default_factory=list)
     counter: int = 0
 
-    def fail_next(self, count: int, status: int = 503, headers: dict[str, str] | None = None,
-                  body: bytes = b"") -> None:
+    def fail_next(
+        self, count: int, status: int = 503, headers: dict[str, str] | None = None, body: bytes = b""
+    ) -> None:
         self.queued += [(status, headers or {}, body)] * count
 
 
@@ -41,7 +42,9 @@ def _handler(state: StandIn) -> type[BaseHTTPRequestHandler]:
         def log_message(self, *args: object) -> None:
             return None
 
-        def _answer(self, status: int, body: bytes, ctype: str = "application/json", headers: dict | None = None):
+        def _answer(
+            self, status: int, body: bytes, ctype: str = "application/json", headers: dict | None = None
+        ):
             self.send_response(status)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(body)))
@@ -58,8 +61,9 @@ def _handler(state: StandIn) -> type[BaseHTTPRequestHandler]:
             state.seen.append(Seen(self.command, parts.path, parse_qs(parts.query), form, dict(self.headers)))
             if state.queued:
                 status, headers, body = state.queued.pop(0)
-                return self._answer(status, body or json.dumps({"message": "Service Unavailable"}).encode(),
-                                    headers=headers)
+                return self._answer(
+                    status, body or json.dumps({"message": "Service Unavailable"}).encode(), headers=headers
+                )
             state.counter += 1
             n = state.counter
             path = parts.path
@@ -68,10 +72,20 @@ def _handler(state: StandIn) -> type[BaseHTTPRequestHandler]:
             if path.endswith("/Messages.json"):
                 to = (form.get("To") or [""])[0]
                 if not to.startswith("+"):
-                    return self._answer(400, json.dumps({
-                        "code": 21211, "message": f"The 'To' number {to} is not a valid phone number.",
-                        "more_info": "https://www.twilio.com/docs/errors/21211", "status": 400}).encode())
-                return self._answer(201, json.dumps({"sid": f"SM{n:032x}", "status": "queued", "to": to}).encode())
+                    return self._answer(
+                        400,
+                        json.dumps(
+                            {
+                                "code": 21211,
+                                "message": f"The 'To' number {to} is not a valid phone number.",
+                                "more_info": "https://www.twilio.com/docs/errors/21211",
+                                "status": 400,
+                            }
+                        ).encode(),
+                    )
+                return self._answer(
+                    201, json.dumps({"sid": f"SM{n:032x}", "status": "queued", "to": to}).encode()
+                )
             if path.endswith(".mp3"):
                 auth = self.headers.get("Authorization", "")
                 if not auth.startswith("Basic ") or ":" not in base64.b64decode(auth[6:]).decode():
@@ -81,20 +95,47 @@ def _handler(state: StandIn) -> type[BaseHTTPRequestHandler]:
                 if self.headers.get("Authorization", "") != "Bearer smsapi-token":
                     return self._answer(200, b'{"error":101,"message":"Authorization failed"}')
                 to = (form.get("to") or [""])[0]
-                return self._answer(200, json.dumps({"count": 1, "list": [{
-                    "id": f"{n:024d}", "points": 0.16, "number": to, "date_sent": 1772438400,
-                    "submitted_number": to, "status": "QUEUE", "error": None, "idx": (form.get("idx") or [None])[0],
-                }]}).encode())
+                return self._answer(
+                    200,
+                    json.dumps(
+                        {
+                            "count": 1,
+                            "list": [
+                                {
+                                    "id": f"{n:024d}",
+                                    "points": 0.16,
+                                    "number": to,
+                                    "date_sent": 1772438400,
+                                    "submitted_number": to,
+                                    "status": "QUEUE",
+                                    "error": None,
+                                    "idx": (form.get("idx") or [None])[0],
+                                }
+                            ],
+                        }
+                    ).encode(),
+                )
             if path == "/v1/request/callback/":
                 if not self.headers.get("Authorization", "").count(":"):
                     return self._answer(401, b'{"status":"error","message":"Not authorized"}')
                 q = parse_qs(parts.query)
-                return self._answer(200, json.dumps({"status": "success", "from": q["from"][0], "to": q["to"][0],
-                                                     "time": 1772438400}).encode())
+                return self._answer(
+                    200,
+                    json.dumps(
+                        {"status": "success", "from": q["from"][0], "to": q["to"][0], "time": 1772438400}
+                    ).encode(),
+                )
             if path == "/v1/pbx/record/request/":
-                return self._answer(200, json.dumps({"status": "success",
-                                                     "links": [f"{state.url}/records/{n}.mp3"],
-                                                     "lifetime_till": "2026-03-05 10:00:00"}).encode())
+                return self._answer(
+                    200,
+                    json.dumps(
+                        {
+                            "status": "success",
+                            "links": [f"{state.url}/records/{n}.mp3"],
+                            "lifetime_till": "2026-03-05 10:00:00",
+                        }
+                    ).encode(),
+                )
             if path.startswith("/records/"):
                 return self._answer(200, AUDIO, "audio/mpeg")
             return self._answer(404, b'{"message": "not found"}')

@@ -30,14 +30,18 @@ from .helpers import (
 @pytest.fixture
 def twilio_line(shop):
     return services.line_create(
-        shop=shop, provider="twilio", number="+48221234567",
+        shop=shop,
+        provider="twilio",
+        number="+48221234567",
         credentials={"account_sid": simulation.ACCOUNT, "auth_token": TWILIO_TOKEN},
     )
 
 
 @pytest.fixture
 def zadarma_line(shop):
-    return services.line_create(shop=shop, provider="zadarma", credentials={"key": "k1", "secret": ZADARMA_SECRET})
+    return services.line_create(
+        shop=shop, provider="zadarma", credentials={"key": "k1", "secret": ZADARMA_SECRET}
+    )
 
 
 @pytest.fixture
@@ -55,8 +59,13 @@ def _missed_call(number: str = "+48601234568", sid: str = "CA" + "b" * 32) -> si
 
 def test_twilio_twilios_documented_signature_example():
     # The example in Twilio's "Webhooks security" documentation.
-    params = {"CallSid": ["CA1234567890ABCDE"], "Caller": ["+12349013030"], "Digits": ["1234"],
-              "From": ["+12349013030"], "To": ["+18005551212"]}
+    params = {
+        "CallSid": ["CA1234567890ABCDE"],
+        "Caller": ["+12349013030"],
+        "Digits": ["1234"],
+        "From": ["+12349013030"],
+        "To": ["+18005551212"],
+    }
     from opiekun.telephony.providers import twilio
 
     assert twilio.signature("https://mycompany.com/myapp.php?foo=1&bar=2", params, "12345") == (
@@ -73,10 +82,14 @@ def test_twilio_unsigned_or_wrongly_signed_is_401_and_nothing_is_stored(twilio_l
         response = post_twilio(twilio_line, form, token="not-the-token")
     else:
         from opiekun.telephony.providers import twilio
+
         signature = twilio.signature(
-            "http://testserver" + twilio_line.endpoint.url_path, {k: [v] for k, v in form.items()}, TWILIO_TOKEN
+            "http://testserver" + twilio_line.endpoint.url_path,
+            {k: [v] for k, v in form.items()},
+            TWILIO_TOKEN,
         )
         from urllib.parse import urlencode
+
         body = urlencode({**form, "From": "+48999999999"}).encode()
         response = post_raw(twilio_line, body, {"X-Twilio-Signature": signature})
     assert response.status_code == 401
@@ -92,7 +105,11 @@ def test_twilio_answered_call_becomes_one_call_on_the_contacts_timeline(shop, tw
     process()
     call = Call.objects.get()
     assert (call.state, call.direction, call.customer_number, call.answered_by) == (
-        CallState.ENDED, "in", "+48601234567", anna)
+        CallState.ENDED,
+        "in",
+        "+48601234567",
+        anna,
+    )
     assert call.duration == 107 and call.answered_at == simulation.DAY + dt.timedelta(seconds=12)
     contact = Contact.objects.get(identities__value="+48601234567")
     assert call.contact == contact and call.conversation.contact == contact
@@ -144,7 +161,10 @@ def test_unparseable_number_is_kept_raw_and_flagged_and_still_owed_a_callback(tw
     process()
     call = Call.objects.get()
     assert (call.customer_number, call.customer_raw, call.number_flagged) == (
-        "", "00-12-abc", "the number cannot be parsed")
+        "",
+        "00-12-abc",
+        "the number cannot be parsed",
+    )
     assert call.contact is None
     callback = Callback.objects.get()
     assert callback.number == "00-12-abc" and callback.contact is None
@@ -175,7 +195,9 @@ def test_voicemail_recording_is_fetched_and_stored(twilio_line, standin, django_
     assert Callback.objects.get().voicemails == 1
 
 
-def test_a_recording_url_off_twilios_host_is_not_fetched(twilio_line, standin, django_capture_on_commit_callbacks):
+def test_a_recording_url_off_twilios_host_is_not_fetched(
+    twilio_line, standin, django_capture_on_commit_callbacks
+):
     twilio_line.api_base = standin.url
     twilio_line.save()
     call = simulation.SimCall(3, "CA" + "d" * 32, "+48601234560", simulation.DAY, "voicemail", duration=20)
@@ -190,16 +212,34 @@ def test_a_recording_url_off_twilios_host_is_not_fetched(twilio_line, standin, d
 
 # --- Zadarma ------------------------------------------------------------------------------------
 
-ZSTART = {"event": "NOTIFY_START", "call_start": "2026-03-02 10:00:00", "pbx_call_id": "in_0f1e2d3c",
-          "caller_id": "48601234570", "called_did": "48221234567"}
+ZSTART = {
+    "event": "NOTIFY_START",
+    "call_start": "2026-03-02 10:00:00",
+    "pbx_call_id": "in_0f1e2d3c",
+    "caller_id": "48601234570",
+    "called_did": "48221234567",
+}
 
 
 def _zadarma_events(answered: bool) -> list[dict[str, str]]:
-    end = {**ZSTART, "event": "NOTIFY_END", "internal": "101", "duration": "65" if answered else "0",
-           "disposition": "answered" if answered else "no answer", "status_code": "16", "is_recorded": "0",
-           "call_id_with_rec": "", "last_internal": "101"}
-    answer = {"event": "NOTIFY_ANSWER", "call_start": ZSTART["call_start"], "pbx_call_id": ZSTART["pbx_call_id"],
-              "caller_id": ZSTART["caller_id"], "destination": "101"}
+    end = {
+        **ZSTART,
+        "event": "NOTIFY_END",
+        "internal": "101",
+        "duration": "65" if answered else "0",
+        "disposition": "answered" if answered else "no answer",
+        "status_code": "16",
+        "is_recorded": "0",
+        "call_id_with_rec": "",
+        "last_internal": "101",
+    }
+    answer = {
+        "event": "NOTIFY_ANSWER",
+        "call_start": ZSTART["call_start"],
+        "pbx_call_id": ZSTART["pbx_call_id"],
+        "caller_id": ZSTART["caller_id"],
+        "destination": "101",
+    }
     internal = {**ZSTART, "event": "NOTIFY_INTERNAL", "internal": "101"}
     return [ZSTART, internal, answer, end] if answered else [ZSTART, internal, end]
 
@@ -208,8 +248,11 @@ def test_zadarma_signature_scheme_and_rejections(zadarma_line):
     from opiekun.telephony.providers import zadarma
     import base64, hashlib, hmac as _hmac  # noqa: E401
 
-    expected = base64.b64encode(_hmac.new(ZADARMA_SECRET.encode(), b"4860123457048221234567" + b"2026-03-02 10:00:00",
-                                          hashlib.sha1).hexdigest().encode()).decode()
+    expected = base64.b64encode(
+        _hmac.new(ZADARMA_SECRET.encode(), b"4860123457048221234567" + b"2026-03-02 10:00:00", hashlib.sha1)
+        .hexdigest()
+        .encode()
+    ).decode()
     assert zadarma.signature({k: [v] for k, v in ZSTART.items()}, ZADARMA_SECRET) == expected
     assert post_zadarma(zadarma_line, ZSTART, sign=False).status_code == 401
     assert post_zadarma(zadarma_line, ZSTART, secret="wrong").status_code == 401
@@ -223,7 +266,12 @@ def test_zadarma_answered_call_correlated_by_pbx_call_id(shop, zadarma_line):
     process()
     call = Call.objects.get()
     assert (call.provider_call_id, call.state, call.answered_by, call.customer_number, call.duration) == (
-        "in_0f1e2d3c", CallState.ENDED, agent, "+48601234570", 65)
+        "in_0f1e2d3c",
+        CallState.ENDED,
+        agent,
+        "+48601234570",
+        65,
+    )
 
 
 def test_zadarma_missed_call_makes_a_callback(zadarma_line):

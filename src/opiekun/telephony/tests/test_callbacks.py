@@ -17,8 +17,14 @@ W = dt.timezone(dt.timedelta(hours=1))
 
 def _callback(shop, number="+48601000001", due_in=30) -> Callback:
     now = dt.datetime(2026, 3, 2, 10, 0, tzinfo=W)
-    return Callback.objects.create(shop=shop, number=number, first_call_at=now, last_call_at=now,
-                                   due_at=now + dt.timedelta(minutes=due_in), created_at=now)
+    return Callback.objects.create(
+        shop=shop,
+        number=number,
+        first_call_at=now,
+        last_call_at=now,
+        due_at=now + dt.timedelta(minutes=due_in),
+        created_at=now,
+    )
 
 
 def test_no_answer_until_the_attempts_run_out(shop, agent):
@@ -58,8 +64,11 @@ def test_another_shops_agent_cannot_log_and_ids_are_scoped(shop, other_shop):
 
 def test_views_split_due_overdue_done(shop, agent):
     now = dt.datetime(2026, 3, 2, 10, 15, tzinfo=W)
-    due, overdue, done = _callback(shop, "+48601000003"), _callback(shop, "+48601000004", due_in=5), _callback(
-        shop, "+48601000005")
+    due, overdue, done = (
+        _callback(shop, "+48601000003"),
+        _callback(shop, "+48601000004", due_in=5),
+        _callback(shop, "+48601000005"),
+    )
     services.callback_attempt_log(callback=done, agent=agent, outcome="reached")
     assert [c.pk for c in selectors.callbacks_list(shop_id=shop.pk, view="due", now=now)] == [due.pk]
     assert [c.pk for c in selectors.callbacks_list(shop_id=shop.pk, view="overdue", now=now)] == [overdue.pk]

@@ -36,16 +36,25 @@ def day(shop, standin):
     lead = AgentFactory(shop=shop, display_name="Lead", role="lead")
     team.lead = lead
     team.save()
-    agents = {name: AgentFactory(shop=shop, display_name=name.title(), phone_extension=name)
-              for name in simulation.AGENT_CLIENTS}
+    agents = {
+        name: AgentFactory(shop=shop, display_name=name.title(), phone_extension=name)
+        for name in simulation.AGENT_CLIENTS
+    }
     services.policy_update(shop=shop, callback_minutes=30, team=team)
     line = services.line_create(
-        shop=shop, provider="twilio", number=simulation.SHOP_NUMBER, api_base=standin.url,
+        shop=shop,
+        provider="twilio",
+        number=simulation.SHOP_NUMBER,
+        api_base=standin.url,
         credentials={"account_sid": simulation.ACCOUNT, "auth_token": TWILIO_TOKEN},
     )
     anna, bartek = agents["anna"], agents["bartek"]
-    Absence.objects.create(agent=bartek, starts_at=simulation.DAY - dt.timedelta(days=1),
-                           ends_at=simulation.DAY + dt.timedelta(days=3), reason="leave")
+    Absence.objects.create(
+        agent=bartek,
+        starts_at=simulation.DAY - dt.timedelta(days=1),
+        ends_at=simulation.DAY + dt.timedelta(days=3),
+        reason="leave",
+    )
 
     def known(number: str, **kw) -> Contact:
         contact = Contact.objects.create(shop=shop, name=f"Customer {number[-3:]}", **kw)
@@ -58,7 +67,9 @@ def day(shop, standin):
     return line, team, lead, agents
 
 
-def test_the_simulated_day_ends_with_exactly_the_right_callbacks(day, standin, django_capture_on_commit_callbacks):
+def test_the_simulated_day_ends_with_exactly_the_right_callbacks(
+    day, standin, django_capture_on_commit_callbacks
+):
     line, team, lead, agents = day
     url = "http://testserver" + line.endpoint.url_path
     requests = simulation.day_requests(url, TWILIO_TOKEN, recording_base=standin.url)
@@ -77,8 +88,12 @@ def test_the_simulated_day_ends_with_exactly_the_right_callbacks(day, standin, d
     assert Call.objects.count() == 200
     states = {c.provider_call_id: c.state for c in Call.objects.all()}
     for sim in plan:
-        expected = {"answered": CallState.ENDED, "missed": CallState.MISSED, "abandoned": CallState.ABANDONED,
-                    "voicemail": CallState.VOICEMAIL}[sim.outcome]
+        expected = {
+            "answered": CallState.ENDED,
+            "missed": CallState.MISSED,
+            "abandoned": CallState.ABANDONED,
+            "voicemail": CallState.VOICEMAIL,
+        }[sim.outcome]
         assert states[sim.sid] == expected, sim
     assert sum(1 for c in plan if c.outcome != "answered") == 40
 
@@ -90,8 +105,10 @@ def test_the_simulated_day_ends_with_exactly_the_right_callbacks(day, standin, d
         if sim.outcome != "answered":
             missed_at.setdefault(sim.number, []).append(sim.at)
     assert set(callbacks) == set(missed_at)
-    later = {simulation.missed_number(k): simulation.DAY + i * simulation.SPACING
-             for i, k in simulation.LATER_ANSWERED.items()}
+    later = {
+        simulation.missed_number(k): simulation.DAY + i * simulation.SPACING
+        for i, k in simulation.LATER_ANSWERED.items()
+    }
     for number, callback in callbacks.items():
         assert callback.missed_calls == len(missed_at[number]), number
         assert callback.first_call_at == min(missed_at[number])
@@ -118,7 +135,8 @@ def test_the_simulated_day_ends_with_exactly_the_right_callbacks(day, standin, d
     # Answered calls are credited to the agent whose client picked up.
     assert Call.objects.filter(state=CallState.ENDED, answered_by__isnull=True).count() == 0
     assert Call.objects.filter(answered_by=agents["anna"]).count() == sum(
-        1 for c in plan if c.outcome == "answered" and c.client == "anna")
+        1 for c in plan if c.outcome == "answered" and c.client == "anna"
+    )
 
     # Deadlines pass: the overdue ones escalate to the team lead, once.
     evening = dt.datetime(2026, 3, 2, 17, 0, tzinfo=W)
@@ -126,4 +144,6 @@ def test_the_simulated_day_ends_with_exactly_the_right_callbacks(day, standin, d
     overdue = [c for c in callbacks.values() if c.status == "open" and c.due_at < evening]
     assert escalated == len(overdue) > 0
     assert services.callbacks_escalate_due(now=evening) == 0
-    assert set(Callback.objects.filter(escalated_at__isnull=False).values_list("escalated_to", flat=True)) == {lead.pk}
+    assert set(
+        Callback.objects.filter(escalated_at__isnull=False).values_list("escalated_to", flat=True)
+    ) == {lead.pk}
