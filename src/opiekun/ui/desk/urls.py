@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import auth, commerce, contacts, conversation, files, inbox, mail, search
+from .views import auth, commerce, contacts, conversation, files, inbox, mail, phone, search
 
 app_name = "desk"
 urlpatterns = [
@@ -27,6 +27,12 @@ urlpatterns = [
     path("contacts/<int:contact_id>/caretaker/", contacts.caretaker_action, name="contact_caretaker"),
     path("contacts/<int:contact_id>/merge/", contacts.merge_action, name="contact_merge"),
     path("contacts/<int:contact_id>/log/", contacts.log_action, name="contact_log"),
+    # Phone: callbacks, click-to-call, the text after a call.
+    path("callbacks/", phone.callbacks_view, name="callbacks"),
+    path("callbacks/badge/", phone.callbacks_badge_view, name="callbacks_badge"),
+    path("callbacks/<int:callback_id>/attempt/", phone.callback_attempt_action, name="callback_attempt"),
+    path("contacts/<int:contact_id>/call/", phone.call_action, name="contact_call"),
+    path("c/<int:number>/sms-after-call/", phone.after_call_sms_action, name="sms_after_call"),
     path("attachments/<int:attachment_id>/", files.attachment_view, name="attachment"),
     # E-mail operations (shop admins): mailboxes with health and a connection test, the quarantine.
     path("mail/", mail.mailboxes_view, name="mailboxes"),
