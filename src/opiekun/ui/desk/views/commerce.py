@@ -40,7 +40,9 @@ def link_action(request: HttpRequest, conversation: Conversation) -> str:
     return presentation.linked_notice(order.number)
 
 
-def _page(request: HttpRequest, *, form: ConnectorForm | None = None, created: Any = None, status: int = 200) -> HttpResponse:
+def _page(
+    request: HttpRequest, *, form: ConnectorForm | None = None, created: Any = None, status: int = 200
+) -> HttpResponse:
     agent: Agent = request.agent  # type: ignore[attr-defined]
     ctx = shell_context(request, filters_from(request))
     for item in ctx["nav"]:
