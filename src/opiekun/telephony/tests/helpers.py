@@ -12,9 +12,9 @@ from opiekun.telephony.providers import generic, twilio, zadarma
 from opiekun.webhooks.processing import process_pending
 
 HOST = "http://testserver"
-TWILIO_TOKEN = "twilio-auth-token-1234"  # noqa: S105 — a test credential
-ZADARMA_SECRET = "zadarma-secret-abcd"  # noqa: S105
-GENERIC_SECRET = "generic-secret-xyz"  # noqa: S105
+TWILIO_TOKEN = "twilio-auth-token-1234"
+ZADARMA_SECRET = "zadarma-secret-abcd"
+GENERIC_SECRET = "generic-secret-xyz"
 
 
 def url_of(line: PhoneLine, query: str = "") -> str:

@@ -245,8 +245,11 @@ def _zadarma_events(answered: bool) -> list[dict[str, str]]:
 
 
 def test_zadarma_signature_scheme_and_rejections(zadarma_line):
+    import base64
+    import hashlib
+    import hmac as _hmac
+
     from opiekun.telephony.providers import zadarma
-    import base64, hashlib, hmac as _hmac  # noqa: E401
 
     expected = base64.b64encode(
         _hmac.new(ZADARMA_SECRET.encode(), b"4860123457048221234567" + b"2026-03-02 10:00:00", hashlib.sha1)

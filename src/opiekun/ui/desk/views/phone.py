@@ -39,7 +39,7 @@ def _context(request: HttpRequest) -> dict[str, Any]:
 @require_GET
 @agent_view
 def callbacks_view(request: HttpRequest) -> HttpResponse:
-    """Callbacks due, overdue, done or mine, with their calls and attempts (reads callbacks, calls, attempts)."""
+    """Callbacks due, overdue, done or mine, with their calls and attempts (reads those three)."""
     agent: Agent = request.agent  # type: ignore[attr-defined]
     view = request.GET.get("view", "")
     now = clock.now()
@@ -102,7 +102,7 @@ def callbacks_badge_view(request: HttpRequest) -> HttpResponse:
 @require_POST
 @agent_view
 def call_action(request: HttpRequest, contact_id: int) -> HttpResponse:
-    """Click-to-call: the provider rings the agent, then the customer (audited; the call comes back as events)."""
+    """Click-to-call: the provider rings the agent, then the customer (audited; events bring the call back)."""
     agent: Agent = request.agent  # type: ignore[attr-defined]
     contact = access_contact(shop_id=agent.shop_id, contact_id=contact_id)
     try:
