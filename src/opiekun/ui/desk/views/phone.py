@@ -102,7 +102,7 @@ def callbacks_badge_view(request: HttpRequest) -> HttpResponse:
 @require_POST
 @agent_view
 def call_action(request: HttpRequest, contact_id: int) -> HttpResponse:
-    """Click-to-call: the provider rings the agent, then the customer (audited; events bring the call back)."""
+    """Click-to-call: the provider rings the agent, then the customer (audited; events bring it back)."""
     agent: Agent = request.agent  # type: ignore[attr-defined]
     contact = access_contact(shop_id=agent.shop_id, contact_id=contact_id)
     try:
