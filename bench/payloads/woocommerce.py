@@ -26,7 +26,9 @@ def prepare(shop: Any) -> Any:
 
     connector = Connector.objects.filter(shop=shop, platform=SOURCE).select_related("endpoint").first()
     if connector is None:
-        connector = connector_create(shop=shop, platform=SOURCE, label="bench", base_url="https://bench.example")
+        connector = connector_create(
+            shop=shop, platform=SOURCE, label="bench", base_url="https://bench.example"
+        )
     return connector.endpoint
 
 
