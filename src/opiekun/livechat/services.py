@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils.translation import gettext as _
@@ -404,6 +404,9 @@ def chat_messages_store_many(requests: list[ChatMessageRequest]) -> list[StoredM
             opening.add(session.pk)
         batch.append((index, request, client_id, text))
     driver = drivers.get(ChannelKind.LIVECHAT)
+    appended, batch = _append_to_open_chats(batch, driver)
+    for index, stored in appended:
+        outcomes[index] = stored
     by_inbox: dict[int, list[tuple[int, ChatMessageRequest, str, str]]] = {}
     for item in batch:
         by_inbox.setdefault(item[1].widget.inbox.pk, []).append(item)
@@ -440,6 +443,78 @@ def chat_messages_store_many(requests: list[ChatMessageRequest]) -> list[StoredM
         o if o is not None else ValidationFailed(_("We could not take your message just now."))
         for o in outcomes
     ]
+
+
+def _append_to_open_chats(
+    items: list[tuple[int, ChatMessageRequest, str, str]], driver: Any
+) -> tuple[list[tuple[int, StoredMessage]], list[tuple[int, ChatMessageRequest, str, str]]]:
+    """The fast path: messages into chats that are open store without the rest of the pipeline.
+
+    A visitor writing into their own open chat needs none of the pipeline's questions answered again
+    (who is it, which case, who takes it): the session knows its contact and case. One load of the
+    cases, then `messages_record_inbound_many` (one insert each for messages and search rows, one
+    statement for the cases' counters, the SLA clock and the events) for all of them. A case that is
+    not plainly open for this contact (gone, merged, closed, another contact's) and a batch that trips
+    the (inbox, external_id) constraint go the pipeline's way. Returns (stored, the rest)."""
+    wanted = {r.session.conversation_id for _i, r, _c, _t in items if r.session.contact_id is not None}
+    wanted.discard(None)
+    if not wanted:
+        return [], items
+    cases = Conversation.objects.filter(pk__in=wanted).in_bulk()
+    fast: list[tuple[tuple[int, ChatMessageRequest, str, str], Conversation]] = []
+    rest = []
+    for item in items:
+        session = item[1].session
+        case = cases.get(session.conversation_id) if session.conversation_id is not None else None
+        if (
+            case is None
+            or case.shop_id != session.shop_id
+            or case.contact_id != session.contact_id
+            or case.merged_into_id is not None
+            or case.status == Status.CLOSED
+        ):
+            rest.append(item)
+        else:
+            fast.append((item, case))
+    if not fast:
+        return [], items
+    records = []
+    for (_index, request, client_id, text), case in fast:
+        session = request.session
+        (inbound,) = driver.parse_inbound(
+            {
+                "session_key": session.key,
+                "client_id": client_id,
+                "text": text,
+                "contact_id": session.contact_id,
+                "conversation_id": case.pk,
+                "language": session.language,
+                "page_url": session.page_url,
+            }
+        )
+        records.append(
+            conversations.InboundRecord(
+                conversation=case,
+                channel=ChannelKind.LIVECHAT,
+                inbox=request.widget.inbox,
+                text=inbound.text,
+                external_id=inbound.external_id,
+                author_contact=session.contact,
+                meta=inbound.meta,
+            )
+        )
+    try:
+        with transaction.atomic():
+            messages = conversations.messages_record_inbound_many(records)
+            inbox_ids = {request.widget.inbox.pk for (_i, request, _c, _t), _case in fast}
+            Inbox.objects.filter(pk__in=inbox_ids).update(last_activity_at=clock.now())
+    except IntegrityError:  # stored meanwhile by another process: the pipeline answers "duplicate"
+        return [], items
+    stored = []
+    for ((index, request, _c, _t), case), message in zip(fast, messages, strict=True):
+        result = pipeline.Result(pipeline.APPENDED, case, message, request.session.contact)
+        stored.append((index, _stored(request.session, request.widget, result)))
+    return stored, rest
 
 
 def _stored(session: ChatSession, widget: Widget, result: pipeline.Result) -> StoredMessage:

@@ -335,7 +335,7 @@ def test_messages_arriving_together_are_stored_in_one_pass(db, shop, monkeypatch
         R(old, widget, "z", "a" * (services.MAX_TEXT + 1)),
     ]
     outcomes = services.chat_messages_store_many(requests)
-    assert passes[0] == 4  # three new cases and one existing, in one pass of the pipeline
+    assert passes[0] == 3  # three new cases in one pass of the pipeline; the open case's went past it
     stored = [o for o in outcomes if isinstance(o, services.StoredMessage)]
     assert len(stored) == 7 and isinstance(outcomes[-1], services.ValidationFailed)
     assert outcomes[4].message.pk == outcomes[1].message.pk  # the doubled one: one message
@@ -346,6 +346,56 @@ def test_messages_arriving_together_are_stored_in_one_pass(db, shop, monkeypatch
     for session in sessions:
         session.refresh_from_db()
         assert session.conversation_id is not None
+
+
+def test_a_message_into_an_open_chat_skips_the_pipeline_and_counts_like_one(db, shop, monkeypatch):
+    from opiekun.conversations.models import Event
+    from opiekun.inboxes import pipeline
+
+    widget = make_widget(shop)
+    session = services.chat_session_open(widget=widget, key=None)
+    first = services.chat_message_store(session=session, widget=widget, client_id="a", text="dzień dobry")
+    case = first.message.conversation
+    Conversation.objects.filter(pk=case.pk).update(waiting_since=None, sla_due_at=None, status="resolved")
+    passes = []
+    real = pipeline.process_many
+    monkeypatch.setattr(
+        pipeline, "process_many", lambda **kw: passes.append(len(kw["messages"])) or real(**kw)
+    )
+    events_before = Event.objects.filter(conversation=case).count()
+    R = services.ChatMessageRequest
+    outcomes = services.chat_messages_store_many(
+        [R(session, widget, "b", "czy jest rozmiar 39?"), R(session, widget, "c", "i w kolorze czarnym")]
+    )
+    assert passes == []
+    assert [o.message.conversation_id for o in outcomes] == [case.pk, case.pk]
+    case.refresh_from_db()
+    assert case.message_count == 3 and case.status == "open"  # the customer wrote: the case reopens
+    assert case.waiting_since is not None and case.sla_due_at is not None  # and its clock runs again
+    message = outcomes[0].message
+    assert (message.channel, message.direction, message.author_contact_id) == (
+        "livechat",
+        "in",
+        case.contact_id,
+    )
+    assert message.external_id == f"{session.key}:b" and message.meta["client_id"] == "b"
+    assert Event.objects.filter(conversation=case).count() == events_before + 1  # "reopened"
+    # A resend of the same message is still one message (the ack carries the id it has).
+    again = services.chat_messages_store_many([R(session, widget, "b", "czy jest rozmiar 39?")])
+    assert again[0].duplicate and again[0].message.pk == message.pk
+    assert Message.objects.filter(conversation=case).count() == 3
+
+
+def test_a_message_into_a_chat_of_someone_else_goes_the_pipelines_way(db, shop):
+    widget = make_widget(shop)
+    session = services.chat_session_open(widget=widget, key=None)
+    first = services.chat_message_store(session=session, widget=widget, client_id="a", text="dzień dobry")
+    stranger = factories.ContactFactory(shop=shop)
+    Conversation.objects.filter(pk=first.message.conversation_id).update(contact=stranger)
+    R = services.ChatMessageRequest
+    (outcome,) = services.chat_messages_store_many([R(session, widget, "b", "jeszcze jedno")])
+    assert outcome.message.conversation_id != first.message.conversation_id  # a case of their own
+    assert Message.objects.filter(conversation_id=first.message.conversation_id).count() == 1
 
 
 def test_a_deactivated_agents_chat_socket_is_closed_on_its_next_check(live, agent, monkeypatch):
