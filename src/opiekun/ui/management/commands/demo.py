@@ -51,6 +51,7 @@ from opiekun.inboxes.mailstore import mail_ingest
 from opiekun.inboxes.models import Inbox
 from opiekun.inboxes.registry import drivers
 from opiekun.shops.models import Shop
+from opiekun.telephony import demo as telephony_demo
 
 from .. import demo_data as data
 
@@ -176,6 +177,7 @@ def seed(*, password: str, now: dt.datetime | None = None) -> bool:
                 (cast.customers[s.customer], s.order, now - parse_ago(s.ago)) for s in data.STORIES if s.order
             ],
         )
+        telephony_demo.seed(shop=shop, now=now)  # calls, callbacks and a text conversation
     return True
 
 
