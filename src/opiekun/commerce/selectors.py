@@ -70,10 +70,14 @@ def orders_by_number(*, shop_id: int, numbers: list[str]) -> list[Order]:
 _CANDIDATE = re.compile(r"(?<![\w/@.-])#?([A-Za-z]{0,6}[-/]?\d[\d-]{2,19})(?![\w@])")
 
 
+# Phone numbers and dates written in groups ("501 222 333", "+48 22-100-20-30", "2026-11-05"): not orders.
+_GROUPED_DIGITS = re.compile(r"(?<![\w-])\+?\d{2,4}(?:[ .-]\d{2,4}){2,4}(?![\w-])")
+
+
 def order_number_candidates(text: str) -> list[str]:
     """Words that look like order numbers ('SD-10452', '#1001', '100234') in a message, in order."""
     seen: list[str] = []
-    for match in _CANDIDATE.finditer(text or ""):
+    for match in _CANDIDATE.finditer(_GROUPED_DIGITS.sub(" ", text or "")):
         token = match.group(1).rstrip("-")
         if token not in seen:
             seen.append(token)

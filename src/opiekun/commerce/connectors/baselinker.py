@@ -116,9 +116,11 @@ def normalise_order(payload: Any, statuses: dict[str, str] | None = None) -> Ord
         shipments = (
             ShipmentRecord(
                 external_id=text(order["delivery_package_nr"], 100),
-                status=ShipmentStatus.DELIVERED
-                if status == OrderStatus.DELIVERED
-                else ShipmentStatus.SHIPPED,
+                # A parcel number exists from the label on; the status name says whether it left.
+                status={
+                    OrderStatus.DELIVERED: ShipmentStatus.DELIVERED,
+                    OrderStatus.SHIPPED: ShipmentStatus.SHIPPED,
+                }.get(status, ShipmentStatus.PREPARING),
                 carrier=text(order.get("delivery_package_module") or order.get("delivery_method"), 100),
                 tracking_number=text(order["delivery_package_nr"], 100),
                 shipped_at=when(order.get("date_in_status")),
