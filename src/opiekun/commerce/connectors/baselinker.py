@@ -57,6 +57,12 @@ STATUS_WORDS = [  # by the account's status name, Polish and English, first matc
 ]
 
 
+PARCEL_STATUS: dict[str, str] = {
+    OrderStatus.DELIVERED: ShipmentStatus.DELIVERED,
+    OrderStatus.SHIPPED: ShipmentStatus.SHIPPED,
+}
+
+
 def verify(incoming: Incoming) -> Accepted:
     given = (parse_qs(urlsplit(incoming.url).query).get("secret") or [""])[0]
     if not given:
@@ -117,10 +123,7 @@ def normalise_order(payload: Any, statuses: dict[str, str] | None = None) -> Ord
             ShipmentRecord(
                 external_id=text(order["delivery_package_nr"], 100),
                 # A parcel number exists from the label on; the status name says whether it left.
-                status={
-                    OrderStatus.DELIVERED: ShipmentStatus.DELIVERED,
-                    OrderStatus.SHIPPED: ShipmentStatus.SHIPPED,
-                }.get(status, ShipmentStatus.PREPARING),
+                status=PARCEL_STATUS.get(status, ShipmentStatus.PREPARING),
                 carrier=text(order.get("delivery_package_module") or order.get("delivery_method"), 100),
                 tracking_number=text(order["delivery_package_nr"], 100),
                 shipped_at=when(order.get("date_in_status")),

@@ -17,8 +17,8 @@ from opiekun.commerce import links
 from opiekun.commerce.models import Order, Shipment
 from opiekun.commerce.selectors import contact_orders, order_number_candidates
 from opiekun.commerce.services import connector_create, shipments_flag_delays
-from opiekun.core import clock
 from opiekun.conversations.models import Event
+from opiekun.core import clock
 from opiekun.webhooks.processing import process_pending
 
 from .conftest import body_of, payload, post, wc_headers
