@@ -147,3 +147,32 @@ def test_the_simulated_day_ends_with_exactly_the_right_callbacks(
     assert set(
         Callback.objects.filter(escalated_at__isnull=False).values_list("escalated_to", flat=True)
     ) == {lead.pk}
+
+
+def test_the_days_figures(day, standin, django_capture_on_commit_callbacks):
+    from opiekun.telephony import statistics
+
+    line, _team, _lead, agents = day
+    url = "http://testserver" + line.endpoint.url_path
+    with django_capture_on_commit_callbacks(execute=True):
+        for headers, body in simulation.day_requests(url, TWILIO_TOKEN, recording_base=standin.url):
+            post_raw(line, body, {k: v for k, v in headers.items() if k != "Content-Type"})
+        while process():
+            pass
+    start = simulation.DAY.replace(hour=0)
+    report = statistics.phone_report(shop_id=line.shop_id, start=start, end=start + dt.timedelta(days=1))
+    total = report.total
+    assert (total.calls_in, total.answered, total.missed, total.abandoned, total.voicemail) == (
+        200,
+        160,
+        20,
+        10,
+        10,
+    )
+    assert total.abandonment_rate == 0.2
+    assert (total.callbacks, total.callbacks_reached, total.callbacks_open) == (28, 2, 26)
+    assert total.reached_within_deadline == 0  # both got through hours after their deadline
+    assert list(report.by_day) == ["2026-03-02"]
+    assert report.by_agent[agents["anna"].pk].answered == sum(
+        1 for c in simulation.day_plan() if c.outcome == "answered" and c.client == "anna"
+    )
