@@ -76,3 +76,67 @@ def test_the_panel_shows_orders_and_shipments_and_links_an_order_with_one_click(
     page.goto(f"{server.url}/contacts/{facts['contact_id']}/")
     expect(page.locator("#customer-orders [data-order='SD-10452']")).to_be_visible()
     expect(page.locator(".timeline")).to_contain_text("Order SD-10452 placed")
+
+
+def test_shop_connections_show_health_and_connect_a_shop(server, new_page, login):
+    page = login(new_page(), "anna")
+    page.goto(server.url + "/")
+    page.locator("#nav-commerce").click()
+    expect(page).to_have_url(f"{server.url}/shop-connections/")
+    demo = page.locator('[data-platform="woocommerce"]')
+    expect(demo).to_contain_text("Sklep Demo (WooCommerce)")
+    expect(demo.locator("code")).to_contain_text(f"{server.url}/hooks/")
+    expect(demo.locator(".health")).to_have_attribute("data-health", "ok")
+
+    page.select_option("select[name=platform]", "generic-commerce")
+    page.fill("input[name=label]", "ERP Subiekt")
+    page.fill("input[name=api_token]", "erp-token-123")
+    page.locator("#connector-create").click()
+    created = page.locator("#connector-created")
+    expect(created).to_be_visible()
+    url = page.locator("#created-url").inner_text()
+    secret = page.locator("#created-secret").inner_text()
+    assert url.startswith(f"{server.url}/hooks/") and len(secret) >= 32
+    expect(page.locator('[data-platform="generic-commerce"]')).to_contain_text("ERP Subiekt")
+    assert "erp-token-123" not in page.content()
+    screenshot(page, "desk-shop-connections.png")
+    # Reloaded, the secret is gone for good.
+    page.goto(server.url + "/shop-connections/")
+    expect(page.locator("#connector-created")).to_have_count(0)
+    assert secret not in page.content()
+
+    # A signed generic webhook on the new address lands as an order of that customer.
+    import hashlib
+    import hmac
+    import json
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    event = json.loads(
+        (
+            Path(__file__).resolve().parents[2] / "src/opiekun/commerce/fixtures/generic/order.updated.json"
+        ).read_text()
+    )
+    body = json.dumps(event).encode()
+    stamp = str(int(time.time()))
+    signature = hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    request = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "X-Opiekun-Timestamp": stamp,
+            "X-Opiekun-Signature": f"sha256={signature}",
+        },
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 — loopback
+        assert json.loads(answer.read()) == {"ok": True, "duplicate": False}
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        out = server.opiekun("commerce", "orders", "--email", "ewa.zielinska@example.org", "--json").stdout
+        if '"5531"' in out:
+            break
+        time.sleep(0.3)
+    assert '"5531"' in out, out
