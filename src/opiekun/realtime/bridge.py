@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 MAX_BACKLOG = 10_000  # messages waiting for the layer; beyond this the oldest are dropped (and logged)
 SEND_TIMEOUT = 5.0  # seconds for one group_send before it is given up
+BATCH_MESSAGE_TYPE = "realtime.batch"  # several messages for one group, in order (BoundedSocket unpacks)
+BATCH_MAX = 100  # messages in one batch
 
 _lock = threading.Lock()
 _private: asyncio.AbstractEventLoop | None = None
@@ -58,24 +60,33 @@ class _LoopState:
             self.drainer = self.loop.create_task(self._drain())
 
     async def _drain(self) -> None:
-        # No task per message (asyncio.wait_for made one): each then cost a whole turn of the loop, and
-        # under load (a thousand sockets) the backlog drained slower than chats filled it — desks heard
-        # of messages seconds late. The in-memory layer's group_send never waits, so a whole backlog
-        # leaves in one turn; a Redis layer's waits on its connection, within SEND_TIMEOUT each.
+        # What waits for one group leaves as ONE layer message (BATCH_MESSAGE_TYPE, unpacked in order by
+        # the receiving consumer, realtime.consumers.BoundedSocket): a consumer handles one layer message
+        # per turn of the event loop, and under load (a thousand sockets, a committer thread holding the
+        # GIL in turns) the desk's consumer fell behind a message per frame. No task per send either
+        # (asyncio.wait_for made one). The in-memory layer's group_send never waits; a Redis layer's
+        # waits on its connection, within SEND_TIMEOUT each.
         layer = get_channel_layer()
         local = isinstance(layer, InMemoryChannelLayer)
         while self.backlog:
-            group, message = self.backlog.popleft()
+            by_group: dict[str, list[dict[str, Any]]] = {}
+            for _n in range(len(self.backlog)):
+                group, message = self.backlog.popleft()
+                by_group.setdefault(group, []).append(message)
             if layer is None:
                 continue
-            try:
-                if local:
-                    await layer.group_send(group, message)
-                else:
-                    async with asyncio.timeout(SEND_TIMEOUT):
-                        await layer.group_send(group, message)
-            except Exception:
-                log.warning("realtime fan-out to %s failed", group, exc_info=True)
+            for group, messages in by_group.items():
+                for start in range(0, len(messages), BATCH_MAX):
+                    chunk = messages[start : start + BATCH_MAX]
+                    message = chunk[0] if len(chunk) == 1 else {"type": BATCH_MESSAGE_TYPE, "messages": chunk}
+                    try:
+                        if local:
+                            await layer.group_send(group, message)
+                        else:
+                            async with asyncio.timeout(SEND_TIMEOUT):
+                                await layer.group_send(group, message)
+                    except Exception:
+                        log.warning("realtime fan-out to %s failed", group, exc_info=True)
 
     def busy(self) -> bool:
         return (

@@ -14,6 +14,7 @@ from collections import deque
 from importlib import import_module
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -23,6 +24,7 @@ from django.utils.crypto import constant_time_compare
 from opiekun.agents.models import Agent
 from opiekun.conversations.selectors import view_counts
 
+from .bridge import BATCH_MESSAGE_TYPE
 from .fanout import agent_group, shop_group
 
 log = logging.getLogger(__name__)
@@ -170,6 +172,18 @@ class BoundedSocket(AsyncWebsocketConsumer):
 
     def socket_label(self) -> str:
         return f"socket {self.channel_name}"
+
+    async def realtime_batch(self, event: dict[str, Any]) -> None:
+        """Several layer messages the bridge sent this socket's group at once: handled in order."""
+        for message in event.get("messages") or ():
+            if not isinstance(message, dict) or message.get("type") == BATCH_MESSAGE_TYPE:
+                continue
+            try:
+                handler = getattr(self, get_handler_name(message), None)
+            except ValueError:  # a private name: never a handler
+                continue
+            if handler is not None:
+                await handler(message)
 
     # -- an agent's socket: it lives only as long as the sign-in behind it ---------------------------
 

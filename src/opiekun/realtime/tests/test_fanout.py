@@ -125,7 +125,9 @@ def test_a_cross_process_layer_gets_a_private_loop_when_nothing_serves(monkeypat
     class FakeRedisLayer:
         async def group_send(self, group, message):
             await asyncio.sleep(0.001)
-            received.append((group, message["n"], threading.current_thread().name))
+            # What waited together leaves as one batch (unpacked in order by the consumer).
+            inner = message["messages"] if message["type"] == bridge.BATCH_MESSAGE_TYPE else [message]
+            received.extend((group, m["n"], threading.current_thread().name) for m in inner)
 
     monkeypatch.setattr(bridge, "get_channel_layer", lambda: FakeRedisLayer())
     monkeypatch.setattr(bridge, "_private", None)
@@ -136,3 +138,53 @@ def test_a_cross_process_layer_gets_a_private_loop_when_nothing_serves(monkeypat
     assert {thread for _, _, thread in received} == {"opiekun-realtime-bridge"}
     loop = bridge._private
     loop.call_soon_threadsafe(loop.stop)
+
+
+def test_messages_waiting_for_one_group_leave_as_one_batch_handled_in_order(monkeypatch):
+    import asyncio
+
+    from opiekun.core.serving import register_loop
+    from opiekun.realtime import bridge
+    from opiekun.realtime.consumers import BoundedSocket
+
+    sent: list[tuple[str, dict]] = []
+
+    class Layer(bridge.InMemoryChannelLayer):  # type: ignore[misc]
+        async def group_send(self, group, message):  # type: ignore[no-untyped-def]
+            sent.append((group, message))
+
+    monkeypatch.setattr(bridge, "get_channel_layer", lambda: Layer())
+
+    async def scenario() -> None:
+        register_loop(asyncio.get_running_loop())
+        try:
+            for n in range(3):
+                bridge.group_send("desk.shop.1", {"type": "desk.frame", "frame": {"n": n}})
+            bridge.group_send("desk.agent.2", {"type": "desk.frame", "frame": {"n": 9}})
+            while bridge._state(asyncio.get_running_loop()).busy():
+                await asyncio.sleep(0.01)
+        finally:
+            register_loop(None)
+
+    asyncio.run(scenario())
+    assert [g for g, _m in sent] == ["desk.shop.1", "desk.agent.2"]
+    batch = sent[0][1]
+    assert batch["type"] == bridge.BATCH_MESSAGE_TYPE and [m["frame"]["n"] for m in batch["messages"]] == [
+        0,
+        1,
+        2,
+    ]
+    assert sent[1][1] == {"type": "desk.frame", "frame": {"n": 9}}  # a lone message goes as it is
+
+    handled: list[object] = []
+
+    class Socket(BoundedSocket):
+        async def desk_frame(self, message):  # type: ignore[no-untyped-def]
+            handled.append(message["frame"]["n"])
+
+        async def _private(self, message):  # type: ignore[no-untyped-def]
+            handled.append("private")
+
+    batch["messages"].append({"type": "_private"})
+    asyncio.run(Socket().realtime_batch(batch))
+    assert handled == [0, 1, 2]
