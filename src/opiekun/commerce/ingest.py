@@ -181,6 +181,54 @@ def orders_upsert(*, connector: Connector, records: Iterable[OrderRecord]) -> Up
     return result
 
 
+def shipments_upsert(*, connector: Connector, updates: Iterable[tuple[str, ShipmentRecord]]) -> list[str]:
+    """Merge shipment updates that arrive on their own (Shopify's fulfillments/* webhooks) into the
+    connector's orders, with their timeline events; returns the order ids not mirrored yet (the
+    catch-up brings those orders with their shipments)."""
+    updates = list(updates)
+    if not updates:
+        return []
+    now = clock.now()
+    with transaction.atomic():
+        orders = {
+            o.external_id: o
+            for o in Order.objects.filter(connector=connector, external_id__in={i for i, _ in updates})
+        }
+        old = {
+            (s.order_id, s.external_id): s for s in Shipment.objects.filter(order__in=list(orders.values()))
+        }
+        new_shipments: list[Shipment] = []
+        changed: dict[tuple[int, str], Shipment] = {}
+        events: list[Event] = []
+        for order_id, record in updates:
+            order = orders.get(order_id)
+            if order is None:
+                continue
+            key = (order.pk, record.external_id)
+            current = changed.get(key) or old.get(key)
+            shipment, notes = _merge_shipment(order, current, record, now)
+            if current is None:
+                new_shipments.append(shipment)
+                old[key] = shipment
+            elif shipment.pk:
+                changed[key] = shipment
+            events += [timeline_event(order, kind, at, shipment) for kind, at in notes]
+        bulk_insert(new_shipments)
+        bulk_set(list(changed.values()), SHIPMENT_FIELDS)
+        delivered = []
+        for order in orders.values():
+            mine = [s for (oid, _), s in old.items() if oid == order.pk]  # every parcel, as merged above
+            all_there = mine and all(s.status == ShipmentStatus.DELIVERED for s in mine)
+            if all_there and order.status != OrderStatus.DELIVERED:
+                order.status = OrderStatus.DELIVERED
+                delivered.append(order)
+        bulk_set(delivered, ["status"])
+        bulk_insert([e for e in events if e.contact_id])
+        contact_ids = sorted({o.contact_id for o in orders.values() if o.contact_id})
+        publish(OrdersChanged(shop_id=connector.shop_id, connector_id=connector.pk, contact_ids=contact_ids))
+    return sorted({i for i, _ in updates} - set(orders))
+
+
 @dataclass(frozen=True)
 class _Before:
     status: str

@@ -25,7 +25,7 @@ from django.db import transaction
 from opiekun.core.registry import Registry
 from opiekun.webhooks.registry import Accepted, Incoming, Rejected
 
-from ..records import Malformed, OrderRecord
+from ..records import Malformed, OrderRecord, ShipmentRecord
 
 if TYPE_CHECKING:
     from opiekun.webhooks.models import Delivery, Endpoint
@@ -108,12 +108,23 @@ class OrderSource:
                 delivery.error = "no connector uses this endpoint"
             return
         records: list[OrderRecord] = []
+        shipments: list[tuple[str, ShipmentRecord, Delivery]] = []
+        read_shipments = getattr(self._platform, "shipments", None)
         for delivery in deliveries:
             try:
                 records += self._platform.records(delivery)
+                if read_shipments is not None:
+                    shipments += [(order_id, s, delivery) for order_id, s in read_shipments(delivery)]
             except Malformed as exc:
                 delivery.error = f"malformed: {exc}"[:2000]
         orders_upsert(connector=connector, records=records)
+        if shipments:
+            from ..ingest import shipments_upsert
+
+            missing = set(shipments_upsert(connector=connector, updates=[(o, s) for o, s, _ in shipments]))
+            for order_id, _record, delivery in shipments:
+                if order_id in missing:  # kept with the reason; the catch-up brings the order and its parcel
+                    delivery.error = f"order {order_id} is not mirrored yet"
         if getattr(self._platform, "nudge", False) and any(not d.error for d in deliveries):
             from ..tasks import sync_soon
 

@@ -40,7 +40,9 @@ if TYPE_CHECKING:
 
 NAME = "shopify"
 API_VERSION = "2024-10"
+SHIPMENT_TOPICS = {"fulfillments/create", "fulfillments/update"}
 TOPICS = {
+    *SHIPMENT_TOPICS,
     "orders/create",
     "orders/updated",
     "orders/paid",
@@ -90,10 +92,35 @@ def verify(incoming: Incoming) -> Accepted:
     if topic not in TOPICS:
         raise Rejected(400, f"unsupported topic {topic!r} (subscribe to orders/* topics)")
     try:
-        normalise_order(payload)
+        if topic in SHIPMENT_TOPICS:
+            normalise_fulfillment(payload)
+        else:
+            normalise_order(payload)
     except Malformed as exc:
-        raise Rejected(400, f"unexpected order shape: {exc}") from None
+        raise Rejected(400, f"unexpected shape: {exc}") from None
     return Accepted(key=event_id, topic=topic, keep_headers=("X-Shopify-Topic", "X-Shopify-Shop-Domain"))
+
+
+def _fulfillment(f: dict[str, Any]) -> ShipmentRecord:
+    status = SHIPMENT.get(str(f.get("shipment_status") or "fulfilled"), ShipmentStatus.SHIPPED)
+    return ShipmentRecord(
+        external_id=str(f.get("id", "")),
+        status=status,
+        carrier=text(f.get("tracking_company"), 100),
+        tracking_number=text(f.get("tracking_number"), 100),
+        tracking_url=text(f.get("tracking_url"), 500),
+        shipped_at=when(f.get("created_at")),
+        delivered_at=when(f.get("updated_at")) if status == ShipmentStatus.DELIVERED else None,
+        status_at=when(f.get("updated_at")),
+    )
+
+
+def normalise_fulfillment(payload: Any) -> tuple[str, ShipmentRecord] | None:
+    """A `fulfillments/*` webhook body → (the order's id, its shipment); None for a cancelled one."""
+    f = need(payload, "id", "order_id")
+    if f.get("status") in ("cancelled", "error", "failure"):
+        return None
+    return str(f["order_id"]), _fulfillment(f)
 
 
 def _order_status(
@@ -115,23 +142,11 @@ def normalise_order(payload: Any) -> OrderRecord:
     order = need(payload, "id", "created_at")
     customer = order.get("customer") or {}
     financial = FINANCIAL.get(str(order.get("financial_status") or "pending"), PaymentState.UNPAID)
-    shipments = []
-    for f in order.get("fulfillments") or []:
-        if not isinstance(f, dict) or f.get("status") in ("cancelled", "error", "failure"):
-            continue
-        status = SHIPMENT.get(str(f.get("shipment_status") or "fulfilled"), ShipmentStatus.SHIPPED)
-        shipments.append(
-            ShipmentRecord(
-                external_id=str(f.get("id", "")),
-                status=status,
-                carrier=text(f.get("tracking_company"), 100),
-                tracking_number=text(f.get("tracking_number"), 100),
-                tracking_url=text(f.get("tracking_url"), 500),
-                shipped_at=when(f.get("created_at")),
-                delivered_at=when(f.get("updated_at")) if status == ShipmentStatus.DELIVERED else None,
-                status_at=when(f.get("updated_at")),
-            )
-        )
+    shipments = [
+        _fulfillment(f)
+        for f in order.get("fulfillments") or []
+        if isinstance(f, dict) and f.get("status") not in ("cancelled", "error", "failure")
+    ]
     refunds = []
     for r in order.get("refunds") or []:
         if not isinstance(r, dict):
@@ -323,11 +338,16 @@ class Shopify:
     credential_fields: tuple[str, ...] = ("access_token",)
 
     def records(self, delivery: Delivery) -> list[OrderRecord]:
-        try:
-            payload = parse_json(bytes(delivery.body))
-        except Rejected as exc:
-            raise Malformed(exc.reason) from None
-        return [normalise_order(payload)]
+        if delivery.topic in SHIPMENT_TOPICS:
+            return []
+        return [normalise_order(_json(delivery))]
+
+    def shipments(self, delivery: Delivery) -> list[tuple[str, ShipmentRecord]]:
+        """A fulfillment's own webhook (its tracking or delivery status changed)."""
+        if delivery.topic not in SHIPMENT_TOPICS:
+            return []
+        found = normalise_fulfillment(_json(delivery))
+        return [found] if found else []
 
     def pages(self, connector: Connector, http: ApiClient) -> Iterator[Page]:
         """The `orders` connection updated since the cursor's stamp, resuming at its `after` cursor."""
@@ -380,6 +400,13 @@ class Shopify:
                 http.wait((requested - available) / restore, "Shopify cost bucket low")
             return dict(data)
         raise ApiError("Shopify GraphQL stayed throttled")
+
+
+def _json(delivery: Delivery) -> Any:
+    try:
+        return parse_json(bytes(delivery.body))
+    except Rejected as exc:
+        raise Malformed(exc.reason) from None
 
 
 PLATFORM = Shopify()
