@@ -8,6 +8,7 @@ the Callbacks view and the timelines show what a connected phone system would. N
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.db.models import Q
 
@@ -21,7 +22,12 @@ from .models import Callback
 
 
 def _events(line, call_id: str, number: str, at: dt.datetime, outcome: str, extension: str = "") -> None:  # type: ignore[no-untyped-def]
-    base = {"provider": "generic", "call_id": call_id, "caller": number, "callee": "+48221234567"}
+    base: dict[str, Any] = {
+        "provider": "generic",
+        "call_id": call_id,
+        "caller": number,
+        "callee": "+48221234567",
+    }
     services.call_event_apply(
         line=line, event=CallEvent(kind="ringing", at=at, event_key=f"{call_id}:r", **base)
     )

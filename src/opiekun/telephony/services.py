@@ -43,12 +43,12 @@ from .numbers import number_read
 log = logging.getLogger(__name__)
 
 # Webhook source names, one per provider and purpose (registered in sources.py).
-VOICE_SOURCES = {
+VOICE_SOURCES: dict[str, str] = {
     Provider.TWILIO: "twilio-voice",
     Provider.ZADARMA: "zadarma",
     Provider.GENERIC: "generic-voice",
 }
-SMS_SOURCES = {Provider.TWILIO: "twilio-sms", Provider.SMSAPI: "smsapi"}
+SMS_SOURCES: dict[str, str] = {Provider.TWILIO: "twilio-sms", Provider.SMSAPI: "smsapi"}
 
 
 # --- policy and lines ----------------------------------------------------------------------------
@@ -202,6 +202,8 @@ def call_event_apply(*, line: PhoneLine, event: CallEvent) -> Call:
 
 def _callback_move_start(call: Call) -> None:
     """The call began earlier than its first event said (its ringing event came late): so did the promise."""
+    if call.callback_id is None:
+        return
     callback = Callback.objects.filter(pk=call.callback_id, status=Callback.Status.OPEN).first()
     if callback is None or call.started_at >= callback.first_call_at:
         return
@@ -286,7 +288,8 @@ def _after_change(call: Call, before: str, line: PhoneLine) -> None:
             Call.objects.filter(pk=call.pk).update(logged=[*(call.logged or []), kind])
             call.logged = [*(call.logged or []), kind]
         if call.recording_url and call.recording_id is None:
-            transaction.on_commit(lambda pk=call.pk: _enqueue_recording(pk))
+            call_id = call.pk
+            transaction.on_commit(lambda: _enqueue_recording(call_id))
     if call.direction == "in":
         if call.state in UNANSWERED:
             if (

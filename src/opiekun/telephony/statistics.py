@@ -123,10 +123,8 @@ def phone_report(*, shop_id: int, start: dt.datetime, end: dt.datetime) -> Phone
                 f.missed += 1
     callbacks = Callback.objects.filter(
         shop_id=shop_id, first_call_at__gte=start, first_call_at__lt=end
-    ).values_list(
-        "status", "first_call_at", "due_at", "closed_at", "closed_by_id", "attempts", "closed_reason"
-    )
-    for status, first, due, closed, closed_by, attempts, reason in callbacks:
+    ).values_list("status", "first_call_at", "due_at", "closed_at", "closed_by_id", "attempts")
+    for status, first, due, closed, closed_by, attempts in callbacks:
         for f in buckets(first, closed_by):
             f.callbacks += 1
             f.attempts += attempts

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
+from typing import Any
 from urllib.parse import parse_qs
 
 from ..callstate import CallEvent
@@ -69,7 +70,7 @@ def event_from(form: Mapping[str, list[str]], received_at: dt.datetime) -> CallE
     sid, parent = _one(form, "CallSid"), _one(form, "ParentCallSid")
     status = _one(form, "CallStatus")
     direction = "out" if _one(form, "Direction").startswith("outbound") and not parent else "in"
-    common = {"provider": NAME, "at": at, "event_key": delivery_key(form)}
+    common: dict[str, Any] = {"provider": NAME, "at": at, "event_key": delivery_key(form)}
     if _one(form, "RecordingSid"):
         if _one(form, "RecordingStatus") not in ("", "completed"):
             return None
@@ -79,30 +80,36 @@ def event_from(form: Mapping[str, list[str]], received_at: dt.datetime) -> CallE
             kind="recording",
             recording_url=url,
             recording_ref=_one(form, "RecordingSid"),
-            **common,  # type: ignore[arg-type]
+            **common,
         )
     if parent:  # a leg we dialled: its answer is the call's answer
         if status in ("in-progress", "answered"):
-            return CallEvent(call_id=parent, kind="answered", extension=_one(form, "To"), **common)  # type: ignore[arg-type]
+            return CallEvent(call_id=parent, kind="answered", extension=_one(form, "To"), **common)
         return None
     caller, callee = _one(form, "From"), _one(form, "To")
-    base = {"call_id": sid, "direction": direction, "caller": caller, "callee": callee, **common}
+    base: dict[str, Any] = {
+        "call_id": sid,
+        "direction": direction,
+        "caller": caller,
+        "callee": callee,
+        **common,
+    }
     duration = _int(_one(form, "CallDuration"))
     match status:
         case "queued" | "initiated" | "ringing":
-            return CallEvent(kind="ringing", **base)  # type: ignore[arg-type]
+            return CallEvent(kind="ringing", **base)
         case "in-progress":
             # Inbound: Twilio picked up to run our TwiML (ringing the agents). Outbound: the callee answered.
             kind = "answered" if direction == "out" else "ringing"
-            return CallEvent(kind=kind, **base)  # type: ignore[arg-type]
+            return CallEvent(kind=kind, **base)
         case "completed":
             return CallEvent(
                 kind="ended", duration=duration, recording_url=_one(form, "RecordingUrl"), **base
-            )  # type: ignore[arg-type]
+            )
         case "busy" | "no-answer" | "failed":
-            return CallEvent(kind="missed", duration=duration, **base)  # type: ignore[arg-type]
+            return CallEvent(kind="missed", duration=duration, **base)
         case "canceled":
-            return CallEvent(kind="abandoned", duration=duration, **base)  # type: ignore[arg-type]
+            return CallEvent(kind="abandoned", duration=duration, **base)
     return None
 
 

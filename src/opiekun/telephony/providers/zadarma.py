@@ -14,6 +14,7 @@ import datetime as dt
 import hashlib
 import hmac
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import parse_qs, urlencode
 from zoneinfo import ZoneInfo
 
@@ -90,7 +91,7 @@ def event_from(
     if not call_id:
         return None
     started = _started(form, tz) or received_at
-    common = {"provider": NAME, "call_id": call_id, "event_key": delivery_key(form)}
+    common: dict[str, Any] = {"provider": NAME, "call_id": call_id, "event_key": delivery_key(form)}
     match event:
         case "NOTIFY_START" | "NOTIFY_INTERNAL":
             return CallEvent(
@@ -98,7 +99,7 @@ def event_from(
                 at=started,
                 caller=_one(form, "caller_id"),
                 callee=_one(form, "called_did"),
-                **common,  # type: ignore[arg-type]
+                **common,
             )
         case "NOTIFY_ANSWER":
             return CallEvent(
@@ -106,7 +107,7 @@ def event_from(
                 at=received_at,
                 caller=_one(form, "caller_id"),
                 extension=_one(form, "destination"),
-                **common,  # type: ignore[arg-type]
+                **common,
             )
         case "NOTIFY_OUT_START":
             return CallEvent(
@@ -116,7 +117,7 @@ def event_from(
                 caller=_one(form, "internal") or _one(form, "caller_id"),
                 callee=_one(form, "destination"),
                 extension=_one(form, "internal"),
-                **common,  # type: ignore[arg-type]
+                **common,
             )
         case "NOTIFY_END" | "NOTIFY_OUT_END":
             out = event == "NOTIFY_OUT_END"
@@ -138,12 +139,12 @@ def event_from(
                 duration=duration,
                 answered=answered if kind == "ended" else None,
                 recording_ref=rec,
-                **common,  # type: ignore[arg-type]
+                **common,
             )
         case "NOTIFY_RECORD":
             return CallEvent(
                 kind="recording", at=received_at, recording_ref=_one(form, "call_id_with_rec"), **common
-            )  # type: ignore[arg-type]
+            )
     return None
 
 

@@ -64,7 +64,8 @@ def test_smsapi_send_with_bearer_token_and_delivery_report_url(smsapi_line, case
     assert message.delivery_status == "sent" and message.provider_id
 
     # The delivery report (SMSAPI's callback parameters) moves it to delivered; a wrong secret stores nothing.
-    body = f"MsgId={message.provider_id}&status=404&status_name=DELIVERED&idx={message.pk}&to=48601000020".encode()
+    body = f"MsgId={message.provider_id}&status=404&status_name=DELIVERED&idx={message.pk}&to=48601000020"
+    body = body.encode()
     assert post_raw(smsapi_line, body, {}, query="s=wrong").status_code == 401
     assert post_raw(smsapi_line, body, {}).status_code == 401
     assert Delivery.objects.count() == 0

@@ -1,9 +1,9 @@
 """`opiekun phone`: phone lines, callbacks and figures for operators.
 
-opiekun phone lines [--shop SLUG] [--json]           each line: provider, webhook address, health
+opiekun phone lines [--shop SLUG] [--reveal] [--json]     provider, webhook address, health
 opiekun phone callbacks [--shop SLUG] [--view due|overdue|done] [--json]
 opiekun phone stats [--shop SLUG] [--days N] [--json]
-opiekun phone escalate                                escalate overdue callbacks now (the task does it each minute)
+opiekun phone escalate      overdue callbacks to the team lead now (a task does it every minute)
 """
 
 from __future__ import annotations
@@ -96,7 +96,8 @@ class Command(BaseCommand):
             self._out(
                 options,
                 data,
-                f"{shop.slug}  {c.number:<16} {c.status:<9} due {timezone.localtime(c.due_at):%Y-%m-%d %H:%M}  "
+                f"{shop.slug}  {c.number:<16} {c.status:<9} "
+                f"due {timezone.localtime(c.due_at):%Y-%m-%d %H:%M}  "
                 f"owner {data['owner'] or 'queue'}  calls {c.missed_calls}  attempts {c.attempts}",
             )
 
