@@ -71,7 +71,7 @@ def policy_update(*, shop: Shop, actor: Agent | None = None, **fields: Any) -> P
     if set(fields) - allowed:
         raise ValidationFailed(f"Unknown policy settings: {', '.join(sorted(set(fields) - allowed))}")
     if fields.get("max_attempts") is not None and int(fields["max_attempts"]) < 1:
-        raise ValidationFailed("At least one attempt.", field="max_attempts")
+        raise ValidationFailed(_("At least one attempt."), field="max_attempts")
     with transaction.atomic():
         policy = policy_of(shop)
         for name, value in fields.items():
@@ -502,15 +502,15 @@ def callback_attempt_log(
 ) -> CallbackAttempt:
     """Log one try at calling back; reached closes it, a wrong number or the last allowed try gives it up."""
     if outcome not in CallbackAttempt.Outcome.values:
-        raise ValidationFailed("Choose how the call went.", field="outcome")
+        raise ValidationFailed(_("Choose how the call went."), field="outcome")
     if agent is not None and agent.shop_id != callback.shop_id:
-        raise ValidationFailed("This callback belongs to another shop.")
+        raise ValidationFailed(_("This callback belongs to another shop."))
     at = at or clock.now()
     with transaction.atomic():
         if not Callback.objects.filter(pk=callback.pk, status=Callback.Status.OPEN).update(
             attempts=F("attempts") + 1
         ):
-            raise ValidationFailed("This callback is already closed.")
+            raise ValidationFailed(_("This callback is already closed."))
         callback.refresh_from_db()
         attempt = CallbackAttempt.objects.create(
             callback=callback, agent=agent, outcome=outcome, note=note.strip()[:500], call=call, at=at
@@ -634,19 +634,19 @@ def call_place(*, agent: Agent, contact: Contact, number: str, ip: str | None = 
     from .providers.http import ProviderError
 
     if contact.shop_id != agent.shop_id:
-        raise ValidationFailed("This contact belongs to another shop.")
+        raise ValidationFailed(_("This contact belongs to another shop."))
     customer = number_read(number)
     if not customer.e164:
-        raise ValidationFailed("This is not a number that can be called.", field="number")
+        raise ValidationFailed(_("This is not a number that can be called."), field="number")
     line = voice_line_of(agent.shop_id)
     if line is None:
-        raise ValidationFailed("No phone line that can place calls is connected.")
+        raise ValidationFailed(_("No phone line that can place calls is connected."))
     creds = line.credentials or {}
     now = clock.now()
     try:
         if line.provider == Provider.TWILIO:
             if not agent.direct_number:
-                raise ValidationFailed("Set your direct number on your profile first.")
+                raise ValidationFailed(_("Set your direct number on your profile first."))
             client = twilio.Client(
                 account_sid=creds.get("account_sid", ""),
                 auth_token=creds.get("auth_token", ""),
@@ -660,7 +660,7 @@ def call_place(*, agent: Agent, contact: Contact, number: str, ip: str | None = 
             )
         else:
             if not (agent.phone_extension or agent.direct_number):
-                raise ValidationFailed("Set your extension on your profile first.")
+                raise ValidationFailed(_("Set your extension on your profile first."))
             zadarma.Client(
                 key=creds.get("key", ""), secret=creds.get("secret", ""), api_base=line.api_base
             ).callback(from_=agent.phone_extension or agent.direct_number, to=customer.e164)
