@@ -6,6 +6,9 @@ order the demo stories name gets lines, a payment and — depending on its story
 a late one, a delivered one or a refund; a few customers get an older delivered order too.
 """
 
+# Demo texts are Polish, Russian and English: Cyrillic letters are meant.
+# ruff: noqa: RUF001
+
 from __future__ import annotations
 
 import datetime as dt
@@ -13,6 +16,7 @@ import hashlib
 from decimal import Decimal
 
 from opiekun.contacts.models import Contact, Identity
+from opiekun.conversations.models import Macro
 from opiekun.shops.models import Shop
 
 from .ingest import orders_upsert
@@ -40,6 +44,48 @@ PRODUCTS = [
     ("MLY-ELE", "Młynek do kawy elektryczny", "179.00"),
 ]
 TRACK = "https://inpost.pl/sledzenie-przesylek?number={}"
+# Macros with the order's variables, in the customer's language (docs/commerce/overview.md).
+TRACKING = {
+    "pl": "Przesyłkę {{ order.carrier }} można śledzić tutaj: {{ order.tracking_link }}",
+    "en": "You can follow the {{ order.carrier }} parcel here: {{ order.tracking_link }}",
+    "ru": "Отследить посылку {{ order.carrier }} можно здесь: {{ order.tracking_link }}",
+}
+EXPECTED = {
+    "pl": "Przewoźnik zapowiada doręczenie do {{ order.expected_delivery }}.",
+    "en": "The carrier expects to deliver it by {{ order.expected_delivery }}.",
+    "ru": "Перевозчик обещает доставить её до {{ order.expected_delivery }}.",
+}
+REF = "{% if conversation.order_ref %}{{ conversation.order_ref }}{% else %}{{ order.number }}{% endif %}"
+OPENING = {
+    "pl": "Dzień dobry {{ contact.first_name }},\n\nzamówienie " + REF + " ma status: {{ order.status }}.",
+    "en": "Hello {{ contact.first_name }},\n\norder " + REF + " is: {{ order.status }}.",
+    "ru": "Здравствуйте, {{ contact.first_name }}!\n\nСтатус заказа " + REF + ": {{ order.status }}.",
+}
+CLOSING = {
+    "pl": "{% if order.invoice_link %}\n"
+    "Faktura {{ order.invoice_number }}: {{ order.invoice_link }}{% endif %}\n\nPozdrawiam\n{{ agent.name }}",
+    "en": "\n\nBest regards\n{{ agent.name }}",
+    "ru": "\n\nС уважением,\n{{ agent.name }}",
+}
+MACROS = [
+    (
+        name,
+        lang,
+        OPENING[lang]
+        + "{% if order.tracking_link %} "
+        + TRACKING[lang]
+        + "{% endif %}"
+        + "{% if order.expected_delivery %} "
+        + EXPECTED[lang]
+        + "{% endif %}"
+        + CLOSING[lang],
+    )
+    for name, lang in (
+        ("Status zamówienia i przesyłki", "pl"),
+        ("Order and parcel status", "en"),
+        ("Статус заказа и посылки", "ru"),
+    )
+]
 # What happened to the order each demo story is about (the others are delivered).
 SCENARIO = {
     "SD-10452": "stuck",  # Jan: "Where is my parcel?" — shipped yesterday, no scan since
@@ -156,7 +202,7 @@ def seed(*, shop: Shop, orders: list[tuple[Contact, str, dt.datetime]]) -> Conne
         shop=shop,
         platform="woocommerce",
         label=LABEL,
-        base_url="https://sklep-demo.localhost",
+        base_url="",  # the demo shop is not on the internet: nothing to catch up from
         credentials={"consumer_key": "ck_demo", "consumer_secret": "cs_demo"},
     )
     addresses: dict[int, dict[str, str]] = {}
@@ -177,4 +223,6 @@ def seed(*, shop: Shop, orders: list[tuple[Contact, str, dt.datetime]]) -> Conne
             older_at = placed - dt.timedelta(days=70 + i)
             records.append(_record(older, contact, email, phone, older_at, "delivered", older_at))
     orders_upsert(connector=connector, records=records)
+    for name, language, body in MACROS:
+        Macro.objects.update_or_create(shop=shop, name=name, language=language, defaults={"body": body})
     return connector

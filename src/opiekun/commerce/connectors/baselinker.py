@@ -179,6 +179,8 @@ class BaseLinker:
         return dict(data)
 
     def pages(self, connector: Connector, http: ApiClient) -> Iterator[Page]:
+        if not connector.credentials.get("api_token"):
+            return
         cursor = dict(connector.cursor)
         statuses = {
             str(s["id"]): str(s.get("name", ""))

@@ -351,6 +351,8 @@ class Shopify:
 
     def pages(self, connector: Connector, http: ApiClient) -> Iterator[Page]:
         """The `orders` connection updated since the cursor's stamp, resuming at its `after` cursor."""
+        if not connector.base_url:
+            return
         url = f"{connector.base_url.rstrip('/')}/admin/api/{API_VERSION}/graphql.json"
         headers = {"X-Shopify-Access-Token": connector.credentials.get("access_token", "")}
         since = connector.cursor.get("updated_at", "")

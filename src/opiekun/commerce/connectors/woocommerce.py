@@ -213,6 +213,8 @@ class WooCommerce:
     def pages(self, connector: Connector, http: ApiClient) -> Iterator[Page]:
         """`GET /wp-json/wc/v3/orders?modified_after=…&orderby=modified&order=asc&page=n`, following
         X-WP-TotalPages; the cursor is the newest modification seen (re-reading it again is harmless)."""
+        if not connector.base_url:
+            return  # no address, nothing to page (webhooks still arrive)
         creds = connector.credentials
         since = connector.cursor.get("modified_after", "1970-01-01T00:00:00")
         newest = since

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from opiekun.core import clock
 
+from ..links import shop_has_connector
 from ..models import PaymentState, ShipmentStatus
 from ..selectors import contact_orders, order_conversations
 
@@ -21,8 +22,8 @@ register = template.Library()
 def customer_orders(
     context: template.Context, contact: Any, conversation: Any = None, limit: int = 5
 ) -> dict[str, Any]:
-    if contact is None:
-        return {"orders": []}
+    if contact is None or not shop_has_connector(contact.shop_id):
+        return {"hidden": True}  # a shop without a shop connection sees no empty Orders card
     orders = contact_orders(shop_id=contact.shop_id, contact_id=contact.pk, limit=limit)
     linked_ref = (
         (getattr(conversation, "order_ref", "") or "").lstrip("#") if conversation is not None else ""
