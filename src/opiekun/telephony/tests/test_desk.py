@@ -132,3 +132,27 @@ def test_text_after_a_call_is_queued_in_the_customers_language(shop, agent):
     client.post(f"/c/{conversation.number}/sms-after-call/")
     message = Message.objects.get(channel="sms")
     assert "+48501000002" in message.text and agent.display_name in message.text
+
+
+def test_panel_offers_call_and_text_on_the_case_and_the_customer_page(shop, agent):
+    from opiekun.telephony import sms
+    from opiekun.testing.factories import ConversationFactory
+
+    services.line_create(shop=shop, provider="twilio", credentials={"account_sid": "AC1", "auth_token": "t"})
+    sms.sms_line_create(
+        shop=shop,
+        provider="smsapi",
+        sender="Sklep",
+        credentials={"api_token": "x"},
+        public_url="http://testserver",
+    )
+    conversation = ConversationFactory(shop=shop)
+    Identity.objects.create(shop=shop, contact=conversation.contact, kind="phone", value="+48601000013")
+    client = Client()
+    client.force_login(agent.user)
+    page = client.get(f"/c/{conversation.number}/").content.decode()
+    assert (
+        'id="phone-panel"' in page and 'data-action="call"' in page and 'data-action="sms-after-call"' in page
+    )
+    page = client.get(f"/contacts/{conversation.contact.pk}/").content.decode()
+    assert 'data-action="call"' in page and 'data-action="sms-after-call"' not in page
