@@ -35,6 +35,10 @@ def forget() -> None:
     _has_connector.clear()
 
 
+def forget_shop(shop_id: int) -> None:
+    _has_connector.pop(shop_id, None)
+
+
 def link_mentioned_order(event: MessageCreated) -> None:
     if (
         event.direction != Message.Direction.INBOUND

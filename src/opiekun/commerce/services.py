@@ -17,6 +17,7 @@ from opiekun.webhooks.services import endpoint_create, endpoint_set_active, endp
 
 from .connectors.base import platforms
 from .ingest import timeline_event
+from .links import forget_shop
 from .models import Connector, Order, Shipment
 
 
@@ -39,6 +40,9 @@ def connector_create(
     spec = platforms.get(platform)
     given = {k: str(v).strip() for k, v in (credentials or {}).items() if k in spec.credential_fields and v}
     endpoint = endpoint_create(shop=shop, source=platform, secret=webhook_secret.strip(), label=label)
+    forget_shop(
+        shop.pk
+    )  # the 360 panel shows from now on (in this process at once, elsewhere within a minute)
     return Connector.objects.create(
         shop=shop,
         platform=platform,
