@@ -1,4 +1,4 @@
-"""The demo shop's chat widget, made on first use of /chat-demo/ (so `make run` shows the chat working).
+"""The demo shop's chat widget, made by `opiekun demo` (so `make run` shows the chat working at once).
 
 The widget may be opened from the address the demo page was served at and from OPIEKUN_PUBLIC_URL.
 """
@@ -51,10 +51,11 @@ def demo_config(shop: Shop, origins: list[str]) -> dict[str, Any]:
     }
 
 
-def demo_widget(shop: Shop, request: HttpRequest) -> Widget:
-    """The demo shop's livechat inbox, created or widened to this page's origin."""
-    here = f"{request.scheme}://{request.get_host()}"
+def demo_widget(shop: Shop, request: HttpRequest | None = None) -> Widget:
+    """The demo shop's livechat inbox, created (by `opiekun demo`, or here on first use of /chat-demo/)
+    or widened to the origin of the page that asks."""
     public = "{0.scheme}://{0.netloc}".format(urlsplit(settings.OPIEKUN_PUBLIC_URL))
+    here = f"{request.scheme}://{request.get_host()}" if request is not None else public
     inbox = Inbox.objects.filter(shop=shop, kind="livechat", name=DEMO_NAME).first()
     if inbox is None:
         webform = Inbox.objects.filter(shop=shop, kind="webform").order_by("id").first()
