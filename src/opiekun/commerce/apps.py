@@ -7,6 +7,7 @@ class CommerceConfig(AppConfig):
     verbose_name = "Commerce"
 
     def ready(self) -> None:
+        from opiekun.contacts.events import ContactChanged
         from opiekun.conversations import macros
         from opiekun.conversations.events import MessageCreated
         from opiekun.core.events import subscribe
@@ -20,4 +21,5 @@ class CommerceConfig(AppConfig):
             base.platforms.register(module.PLATFORM.name, module.PLATFORM)
             sources.register(module.SOURCE.name, module.SOURCE)
         subscribe(MessageCreated, links.link_mentioned_order)
+        subscribe(ContactChanged, links.orders_follow_merges)
         macros.variable_providers.register("order", variables.order_variables)

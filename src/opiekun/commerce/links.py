@@ -1,4 +1,5 @@
-"""An order number in a customer's message links the case to that order, with nobody clicking.
+"""Keeping orders attached: an order number in a customer's message links the case to that order, with
+nobody clicking; a merged customer's orders move to the survivor.
 
 Subscribed to MessageCreated (after commit). Only inbound, public messages of a case that has no order
 yet are read, and only in shops with a connector (remembered per process for a minute), so mail
@@ -10,11 +11,12 @@ from __future__ import annotations
 
 import time
 
+from opiekun.contacts.events import ContactChanged
 from opiekun.conversations.events import MessageCreated
 from opiekun.conversations.models import Message
 from opiekun.conversations.services import conversation_link_order
 
-from .models import Connector
+from .models import Connector, Order
 from .selectors import order_number_candidates, orders_by_number
 
 REMEMBER = 60.0
@@ -62,3 +64,10 @@ def link_mentioned_order(event: MessageCreated) -> None:
     orders.sort(key=lambda o: o.contact_id != contact_id)
     if orders:
         conversation_link_order(conversation=message.conversation, order_ref=orders[0].number, actor=None)
+
+
+def orders_follow_merges(event: ContactChanged) -> None:
+    """After a contact merge the absorbed customer's orders belong to the survivor (one UPDATE)."""
+    Order.objects.filter(shop_id=event.shop_id, contact__merged_into_id=event.contact_id).update(
+        contact_id=event.contact_id
+    )

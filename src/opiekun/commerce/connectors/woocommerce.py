@@ -131,11 +131,18 @@ def normalise_order(payload: Any) -> OrderRecord:
         payment = PaymentState.REFUNDED
     elif refunded:
         payment = PaymentState.PARTIALLY_REFUNDED
-    elif paid_at or status in (OrderStatus.PROCESSING, OrderStatus.SHIPPED):
+    elif paid_at or (
+        status in (OrderStatus.PROCESSING, OrderStatus.SHIPPED) and order.get("payment_method") != "cod"
+    ):
+        # "processing" means paid, except cash on delivery: that is paid to the courier, later
         payment = PaymentState.PAID
     else:
         payment = PaymentState.UNPAID
-    if status == OrderStatus.PROCESSING and payment == PaymentState.UNPAID:
+    if (
+        status == OrderStatus.PROCESSING
+        and payment == PaymentState.UNPAID
+        and order.get("payment_method") != "cod"
+    ):
         status = OrderStatus.PLACED
     modified = when(order.get("date_modified_gmt"))
     payments = []

@@ -173,3 +173,13 @@ def test_a_shopify_customer_with_a_phone_matches_an_existing_contact(shopify, sh
     process_pending()
     assert Order.objects.get().contact_id == existing.pk
     assert SECRET
+
+
+def test_a_merged_customers_orders_follow_them(jan_order, shop, django_capture_on_commit_callbacks):
+    from opiekun.contacts.services import contact_merge
+
+    survivor = factories.ContactFactory(shop=shop, email="jan.k@work.example")
+    with django_capture_on_commit_callbacks(execute=True):
+        contact_merge(source=jan_order.contact, target=survivor, actor=None)
+    jan_order.refresh_from_db()
+    assert jan_order.contact_id == survivor.pk

@@ -300,3 +300,16 @@ def test_shopify_fulfillment_webhook_moves_the_parcel_on_and_waits_for_an_unknow
     process_pending()
     assert Delivery.objects.get(key="f-2").error == "order 42 is not mirrored yet"
     assert Order.objects.count() == 1 and Shipment.objects.count() == 1
+
+
+def test_woocommerce_cash_on_delivery_is_being_prepared_but_not_paid():
+    from opiekun.commerce.connectors.woocommerce import normalise_order
+
+    data = payload("woocommerce/order.json")
+    data.update(payment_method="cod", payment_method_title="Za pobraniem", date_paid_gmt=None)
+    record = normalise_order(data)
+    assert (record.status, record.payment_state, record.payments) == (
+        OrderStatus.PROCESSING,
+        PaymentState.UNPAID,
+        (),
+    )
