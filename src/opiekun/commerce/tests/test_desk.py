@@ -183,3 +183,28 @@ def test_a_merged_customers_orders_follow_them(jan_order, shop, django_capture_o
         contact_merge(source=jan_order.contact, target=survivor, actor=None)
     jan_order.refresh_from_db()
     assert jan_order.contact_id == survivor.pk
+
+
+def test_an_admin_switches_a_connection_off_and_its_webhooks_are_refused(client, woo, shop):
+    from opiekun.webhooks import selectors as webhook_selectors
+    from opiekun.webhooks.models import Delivery
+
+    admin = factories.AgentFactory(shop=shop, role="admin", user__username="boss")
+    client.force_login(admin.user)
+    assert client.post(f"/shop-connections/{woo.pk}/active/", {"active": "0"}).status_code == 302
+    woo.refresh_from_db()
+    assert not woo.is_active and not woo.endpoint.is_active
+    assert "Switch on" in client.get("/shop-connections/").content.decode()
+    webhook_selectors.forget_tokens()
+    body = body_of(payload("woocommerce/order.json"))
+    assert post(woo.endpoint.url_path, body, wc_headers(body)).status_code == 404
+    assert not Delivery.objects.exists()
+    client.post(f"/shop-connections/{woo.pk}/active/", {"active": "1"})
+    webhook_selectors.forget_tokens()
+    assert post(woo.endpoint.url_path, body, wc_headers(body)).status_code == 200
+    # Another shop's admin cannot touch it.
+    other = factories.AgentFactory(role="admin", user__username="stranger")
+    client.force_login(other.user)
+    assert client.post(f"/shop-connections/{woo.pk}/active/", {"active": "0"}).status_code == 404
+    woo.refresh_from_db()
+    assert woo.is_active

@@ -17,7 +17,7 @@ from opiekun.agents.models import Agent
 from opiekun.commerce import presentation
 from opiekun.commerce.forms import ConnectorForm
 from opiekun.commerce.selectors import access_connector, access_order, connector_health, connectors_of_shop
-from opiekun.commerce.services import connector_create, order_link_conversation
+from opiekun.commerce.services import connector_create, connector_update, order_link_conversation
 from opiekun.commerce.tasks import sync_connector
 from opiekun.conversations.models import Conversation
 from opiekun.core.errors import NotFound
@@ -94,6 +94,16 @@ def connector_new_action(request: HttpRequest) -> HttpResponse:
         "notice": presentation.connector_created_notice(),
     }
     return _page(request, created=created)
+
+
+@require_POST
+@admin_view
+def connector_active_action(request: HttpRequest, connector_id: int) -> HttpResponse:
+    """Switch a connection off (its webhooks answer 404, no catch-up) or on again (connector_update)."""
+    agent: Agent = request.agent  # type: ignore[attr-defined]
+    connector = access_connector(shop_id=agent.shop_id, connector_id=connector_id)
+    connector_update(connector=connector, is_active=request.POST.get("active") == "1")
+    return HttpResponseRedirect(reverse("desk:commerce_connectors"))
 
 
 @require_POST
