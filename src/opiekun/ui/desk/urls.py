@@ -48,4 +48,9 @@ urlpatterns = [
     path("shop-connections/", commerce.connectors_view, name="commerce_connectors"),
     path("shop-connections/new/", commerce.connector_new_action, name="commerce_connector_new"),
     path("shop-connections/<int:connector_id>/sync/", commerce.connector_sync_action, name="commerce_sync"),
+    path(
+        "shop-connections/<int:connector_id>/active/",
+        commerce.connector_active_action,
+        name="commerce_active",
+    ),
 ]
