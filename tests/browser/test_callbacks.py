@@ -53,3 +53,22 @@ def test_callbacks_view_shows_due_and_overdue_and_logs_attempts(server, new_page
     expect(done).to_contain_text("Reached")
     expect(done).to_contain_text("Oddzwoniono, reklamacja przyjęta.")
     expect(done).to_contain_text("Piotr")
+
+
+def test_sms_case_counts_segments_while_typing(server, new_page, login):
+    page = login(new_page(), "olga")
+    page.goto(f"{server.url}/callbacks/?view=overdue")
+    row = page.locator("#callbacks-table tr.callback-row", has_text="+48601555204")
+    row.locator("a[href^='/c/']").click()  # the customer's case, where their text message arrived
+    counter = page.locator("#sms-counter")
+    expect(counter).to_be_visible()
+    area = page.locator("#reply-text")
+    area.fill("a" * 161)
+    expect(counter.locator("[data-encoding]")).to_have_text("GSM-7")
+    expect(counter.locator("[data-segments]")).to_have_text("2")
+    area.fill("Zażółć gęślą jaźń")
+    expect(counter.locator("[data-encoding]")).to_have_text("UCS-2")
+    expect(counter.locator("[data-units]")).to_have_text("17")
+    expect(counter.locator("[data-remaining]")).to_have_text("53")
+    expect(page.locator("#phone-panel")).to_contain_text("+48601555204")
+    screenshot(page, "desk-sms-counter.png")

@@ -27,7 +27,7 @@ from opiekun.contacts.services import contact_identify
 from opiekun.conversations.models import OPEN_STATUSES, Conversation
 from opiekun.conversations.routing import route_new_conversation
 from opiekun.conversations.services import conversation_create
-from opiekun.conversations.timeline import event_append
+from opiekun.conversations.timeline import event_build
 from opiekun.core import clock
 from opiekun.core.errors import ValidationFailed
 from opiekun.core.events import publish
@@ -123,6 +123,14 @@ def line_create(
             api_base=api_base,
             team=team,
         )
+
+
+def _log(*, at: dt.datetime | None = None, **fields: Any) -> None:
+    """Append a timeline entry dated when it happened (a call's end, an attempt), not when processed."""
+    event = event_build(**fields)
+    if at is not None:
+        event.created_at = at
+    event.save(force_insert=True)
 
 
 # --- calls ---------------------------------------------------------------------------------------
@@ -277,7 +285,8 @@ def _after_change(call: Call, before: str, line: PhoneLine) -> None:
     if settled:
         kind = "call.outbound" if call.direction == "out" else TIMELINE_KINDS[CallState(call.state)]
         if kind not in (call.logged or []):
-            event_append(
+            _log(
+                at=call.ended_at or call.started_at,
                 shop_id=call.shop_id,
                 kind=kind,
                 conversation=call.conversation,
@@ -383,7 +392,8 @@ def callback_for_missed(*, call: Call, line: PhoneLine | None = None) -> Callbac
             else:
                 Call.objects.filter(pk=call.pk).update(callback=callback)
                 call.callback = callback
-                event_append(
+                _log(
+                    at=call.ended_at or call.started_at,
                     shop_id=call.shop_id,
                     kind="callback.opened",
                     conversation=call.conversation,
@@ -428,7 +438,8 @@ def _close(callback: Callback, *, status: str, reason: str, agent: Agent | None,
         agent,
         at,
     )
-    event_append(
+    _log(
+        at=at,
         shop_id=callback.shop_id,
         kind="callback.done" if status == Callback.Status.REACHED else "callback.exhausted",
         conversation=callback.conversation,
@@ -515,7 +526,8 @@ def callback_attempt_log(
         attempt = CallbackAttempt.objects.create(
             callback=callback, agent=agent, outcome=outcome, note=note.strip()[:500], call=call, at=at
         )
-        event_append(
+        _log(
+            at=at,
             shop_id=callback.shop_id,
             kind="callback.attempt",
             conversation=callback.conversation,
@@ -570,7 +582,8 @@ def callbacks_escalate_due(*, now: dt.datetime | None = None) -> int:
                 escalated_at=now, escalated_to=lead
             ):
                 continue
-            event_append(
+            _log(
+                at=now,
                 shop_id=callback.shop_id,
                 kind="callback.escalated",
                 conversation=callback.conversation,

@@ -41,3 +41,19 @@ def phone_panel(context: template.Context, contact: Any, conversation: Any = Non
         "next": request.get_full_path() if request is not None else "",
         "csrf_token": context.get("csrf_token"),
     }
+
+
+@register.inclusion_tag("telephony/_sms_counter.html")
+def sms_counter(conversation: Any) -> dict[str, Any]:
+    """The SMS length counter under the composer when the reply goes out as a text message."""
+    from opiekun.conversations.models import Message
+
+    inbox = getattr(conversation, "inbox", None)
+    last = (
+        conversation.messages.filter(direction=Message.Direction.INBOUND, is_internal=False)
+        .exclude(channel=ChannelKind.NOTE)
+        .order_by("-created_at", "-id")
+        .values_list("channel", flat=True)
+        .first()
+    )
+    return {"show": (last or getattr(inbox, "kind", "")) == ChannelKind.SMS}
