@@ -31,7 +31,7 @@ from opiekun.inboxes.drivers.livechat.driver import conversation_group, origin_a
 from opiekun.realtime.consumers import BoundedSocket
 
 from . import selectors, services, tokens
-from .fanout import agent_name, desk_group, session_group
+from .fanout import agent_name, desk_group, online_changed, session_group, widget_group
 from .intake import intake
 from .models import ChatSession
 
@@ -146,6 +146,7 @@ class VisitorConsumer(_Bounded):
             self.widget = None
             await self._refuse(CLOSE_FORBIDDEN_ORIGIN)
             return
+        await self._join(widget_group(self.widget.inbox.pk))  # whether someone is there, pushed
         await self.accept()
         self._start_writer()
 
@@ -459,6 +460,7 @@ class AgentChatConsumer(_Bounded):
         await database_sync_to_async(services.agent_presence_change)(
             agent_id=agent.pk, shop_id=agent.shop_id, delta=1
         )
+        online_changed(agent.shop_id)
         waiting = await database_sync_to_async(selectors.waiting_chats)(shop_id=agent.shop_id)
         await self.queue(self._waiting_frame(waiting))
 
@@ -470,6 +472,7 @@ class AgentChatConsumer(_Bounded):
             await database_sync_to_async(services.agent_presence_change)(
                 agent_id=agent.pk, shop_id=agent.shop_id, delta=-1
             )
+            online_changed(agent.shop_id)
 
     def _offered(self, assignee_id: Any, team_id: Any) -> bool:
         """Whether a chat rings for this agent: theirs, or unassigned in one of their teams (or no team)."""

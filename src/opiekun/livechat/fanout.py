@@ -40,6 +40,11 @@ def session_group(session_id: int) -> str:
     return f"livechat.s.{session_id}"
 
 
+def widget_group(inbox_id: int) -> str:
+    """Every visitor socket of one widget (whether someone is there is pushed to them)."""
+    return f"livechat.w.{inbox_id}"
+
+
 def connect() -> None:
     subscribe(ChatMessageStored, on_chat_message)
     subscribe(ChatVisitorChanged, on_visitor_changed)
@@ -90,7 +95,10 @@ def agent_name(agent: object) -> str:
 
 
 def on_conversation_changed(event: ConversationChanged) -> None:
-    """A chat got (or lost) its agent: the visitor's header says who is answering."""
+    """A chat got (or lost) its agent: the visitor's header says who is answering (and an agent at their
+    maximum of chats, or with room again, may change whether the shop's widgets are online)."""
+    if event.what in ("assigned", "status") and bridge.is_live():
+        online_changed(event.shop_id)
     if event.what != "assigned" or not bridge.is_live():
         return
     conversation = (
@@ -181,3 +189,55 @@ async def _waiting_round(key: tuple[int, int], shop_id: int) -> None:
         return
     frame = {"type": "waiting", "chats": chats}
     await get_channel_layer().group_send(desk_group(shop_id), {"type": DESK_MESSAGE_TYPE, "frame": frame})
+
+
+ONLINE_DELAY = 0.5  # seconds a shop's presence changes are gathered before its widgets are re-asked
+_online_armed: set[tuple[int, int]] = set()
+_online_told: dict[int, bool] = {}  # widget (inbox id) → what its visitors were last told, in this process
+
+
+def online_changed(shop_id: int) -> None:
+    """Note (from any thread) that someone came to or left the shop's desks, or took or closed a chat:
+    once per ONLINE_DELAY the shop's widgets are asked whether they are online, and their open panels
+    are told when that changed (the widget turns into the "leave a message" form, or back)."""
+    bridge.call_soon(_arm_online, shop_id)
+
+
+def _arm_online(shop_id: int) -> None:
+    key = (id(asyncio.get_running_loop()), shop_id)
+    if key in _online_armed:
+        return
+    _online_armed.add(key)
+    bridge.spawn(_online_round(key, shop_id))
+
+
+def widgets_online(shop_id: int) -> dict[int, bool]:
+    """Each active widget of the shop: whether it offers a live chat right now (asked afresh)."""
+    from django.core.cache import cache
+
+    from .selectors import shop_widgets, widget_online
+
+    found = {}
+    for widget in shop_widgets(shop_id=shop_id):
+        cache.delete(f"livechat:online:{widget.inbox.pk}")  # the brief cache would answer the old state
+        found[widget.inbox.pk] = widget_online(widget=widget)
+    return found
+
+
+async def _online_round(key: tuple[int, int], shop_id: int) -> None:
+    await asyncio.sleep(ONLINE_DELAY)
+    _online_armed.discard(key)
+    try:
+        states = await database_sync_to_async(widgets_online)(shop_id)
+    except Exception:
+        log.warning("whether the widgets of shop %s are online could not be read", shop_id, exc_info=True)
+        return
+    layer = get_channel_layer()
+    for inbox_id, online in states.items():
+        if _online_told.get(inbox_id) is online:
+            continue
+        _online_told[inbox_id] = online
+        await layer.group_send(
+            widget_group(inbox_id),
+            {"type": VISITOR_MESSAGE_TYPE, "frame": {"type": "online", "online": online}},
+        )

@@ -110,6 +110,14 @@ def session_message(*, session: ChatSession, message_id: int) -> Message | None:
     )
 
 
+def shop_widgets(*, shop_id: int) -> list[Widget]:
+    """The shop's active livechat inboxes with their settings (those that do not validate are left out)."""
+    inboxes = Inbox.objects.select_related("shop").filter(
+        shop_id=shop_id, kind=ChannelKind.LIVECHAT, is_active=True
+    )
+    return [w for w in (widget_for_inbox(i) for i in inboxes) if w is not None]
+
+
 def agents_present(*, shop_id: int, at: dt.datetime | None = None) -> list[int]:
     """Ids of the shop's agents whose desk chat socket is connected and alive."""
     at = at or clock.now()

@@ -438,3 +438,43 @@ def test_the_visitor_sees_who_is_answering(live, widget, agent):
         await again.disconnect()
 
     live(scenario)
+
+
+def test_the_open_widget_hears_when_the_shop_comes_online_and_goes_away(live, shop, agent, monkeypatch):
+    from opiekun.livechat import fanout
+
+    monkeypatch.setattr(fanout, "ONLINE_DELAY", 0.05)
+    fanout._online_told.clear()
+    widget = make_widget(shop, offline_when_no_agents=True)
+
+    async def scenario():
+        v = await visitor()
+        welcome = await hello(v)
+        assert welcome["online"] is False  # nobody at the desk
+        desk = await agent_socket(agent.user)
+        assert (await next_frame(v, lambda f: f["type"] == "online"))["online"] is True
+        await desk.disconnect()
+        assert (await next_frame(v, lambda f: f["type"] == "online"))["online"] is False
+        await v.disconnect()
+
+    live(scenario)
+    assert widget.inbox.pk in fanout._online_told
+
+
+def test_another_shops_desk_coming_online_tells_this_widget_nothing(live, shop, other_shop, monkeypatch):
+    from opiekun.livechat import fanout
+
+    monkeypatch.setattr(fanout, "ONLINE_DELAY", 0.05)
+    fanout._online_told.clear()
+    make_widget(shop, offline_when_no_agents=True)
+    stranger = factories.AgentFactory(shop=other_shop)
+
+    async def scenario():
+        v = await visitor()
+        assert (await hello(v))["online"] is False
+        desk = await agent_socket(stranger.user)
+        assert [f for f in await quiet(v, 0.4) if f["type"] == "online"] == []
+        await desk.disconnect()
+        await v.disconnect()
+
+    live(scenario)

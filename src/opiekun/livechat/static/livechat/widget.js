@@ -483,6 +483,13 @@
         agentName = typeof f.name === "string" ? f.name : "";
         paintStatus();
         break;
+      case "online":
+        // Pushed when agents come or go: the header follows at once; the open panel changes between
+        // the chat and the "leave a message" form only while the visitor is not filling in a form.
+        config.online = !!f.online;
+        paintStatus();
+        if (isOpen() && !(current && current.dataset.touched) && current !== trnForm && current !== doneView) chooseView();
+        break;
       case "prechat_ok":
         prechatDone = true;
         state.prechatDone = true;
