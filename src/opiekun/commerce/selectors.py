@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,14 +16,30 @@ from opiekun.webhooks.selectors import Health, endpoint_health
 
 from .models import Connector, Order, Shipment
 
+REMEMBER_CONNECTOR = 5.0  # seconds: processing batches of one endpoint come many times a second
+_by_endpoint: dict[int, tuple[float, Connector | None]] = {}
+
 
 def connector_for_endpoint(endpoint: Endpoint) -> Connector | None:
-    """The connector receiving on `endpoint` (same shop by construction: it was created with it)."""
-    return (
+    """The connector receiving on `endpoint` (same shop by construction: it was created with it); one
+    query per endpoint per REMEMBER_CONNECTOR seconds. Only its id and shop are used by processing."""
+    now = time.monotonic()
+    hit = _by_endpoint.get(endpoint.pk)
+    if hit is not None and now - hit[0] < REMEMBER_CONNECTOR:
+        return hit[1]
+    connector = (
         Connector.objects.filter(endpoint=endpoint, shop_id=endpoint.shop_id, is_active=True)
         .select_related("shop")
         .first()
     )
+    if len(_by_endpoint) > 1000:
+        _by_endpoint.clear()
+    _by_endpoint[endpoint.pk] = (now, connector)
+    return connector
+
+
+def forget_connectors() -> None:
+    _by_endpoint.clear()
 
 
 def connectors_of_shop(*, shop_id: int) -> list[Connector]:

@@ -19,6 +19,7 @@ from .connectors.base import platforms
 from .ingest import timeline_event
 from .links import forget_shop
 from .models import Connector, Order, Shipment
+from .selectors import forget_connectors
 
 
 @transaction.atomic
@@ -75,6 +76,7 @@ def connector_update(
         if connector.endpoint:
             endpoint_set_active(endpoint=connector.endpoint, active=is_active)
     connector.save(update_fields=fields)
+    forget_connectors()
     if webhook_secret.strip() and connector.endpoint:
         endpoint_set_secret(endpoint=connector.endpoint, secret=webhook_secret.strip())
     return connector

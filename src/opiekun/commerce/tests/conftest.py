@@ -14,6 +14,7 @@ import pytest
 from django.test import Client
 
 from opiekun.commerce import links
+from opiekun.commerce.selectors import forget_connectors
 from opiekun.commerce.services import connector_create
 from opiekun.webhooks import selectors as webhook_selectors
 
@@ -64,6 +65,7 @@ def post(url: str, body: bytes, headers: dict[str, str], content_type: str = "ap
 def _fresh_caches():  # type: ignore[no-untyped-def]
     webhook_selectors.forget_tokens()
     links.forget()
+    forget_connectors()
     yield
 
 
