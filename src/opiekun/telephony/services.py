@@ -186,8 +186,11 @@ def call_event_apply(*, line: PhoneLine, event: CallEvent) -> Call:
             return call
         before = call.state if call.pk else ""
         started_before = call.started_at
+        facts_before = _facts(call)
         _fill_parties(call, event)
         facts_apply(call, event)
+        if call.pk and _facts(call) == facts_before:
+            return call  # a replayed or redundant event (e.g. Twilio's in-progress after ringing): no write
         if event.event_key:
             call.seen = [*(call.seen or []), event.event_key][-40:]
         if call.extension and call.answered_by_id is None and call.answered_at is not None:
@@ -206,6 +209,27 @@ def call_event_apply(*, line: PhoneLine, event: CallEvent) -> Call:
             _callback_move_start(call)
         _after_change(call, before, line)
     return call
+
+
+_FACTS = (
+    "started_at",
+    "answered_at",
+    "ended_at",
+    "end_reason",
+    "voicemail",
+    "duration",
+    "recording_url",
+    "extension",
+    "from_raw",
+    "to_raw",
+    "customer_number",
+    "customer_raw",
+    "placed_by_id",
+)
+
+
+def _facts(call: Call) -> tuple[Any, ...]:
+    return tuple(getattr(call, name) for name in _FACTS)
 
 
 def _callback_move_start(call: Call) -> None:
@@ -241,7 +265,7 @@ def _fill_parties(call: Call, event: CallEvent) -> None:
 
 def _link(call: Call, line: PhoneLine) -> None:
     """The customer's contact (created for an unknown number) and their open case (or a new one)."""
-    shop = Shop.objects.get(pk=call.shop_id)
+    shop = line.shop  # loaded once per batch with the line
     contact, _created = contact_identify(
         shop=shop, addresses=[Address(Identity.Kind.PHONE, call.customer_number)]
     )

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 
 def _line(endpoint: Endpoint) -> PhoneLine | None:
-    return PhoneLine.objects.filter(endpoint=endpoint).select_related("team").first()
+    return PhoneLine.objects.filter(endpoint=endpoint).select_related("team", "shop").first()
 
 
 def _form_required(incoming: Incoming) -> Mapping[str, list[str]]:
