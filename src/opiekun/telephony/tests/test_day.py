@@ -81,7 +81,8 @@ def test_the_simulated_day_ends_with_exactly_the_right_callbacks(
         while process():
             pass
     elapsed = time.perf_counter() - started
-    assert elapsed < 60
+    # The under-a-minute figure is bench/phone_day.py's (a served intake); here a loose guard for busy CI.
+    assert elapsed < 180
 
     plan = simulation.day_plan()
     assert Delivery.objects.filter(error="").count() == Delivery.objects.count()
