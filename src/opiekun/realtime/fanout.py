@@ -73,9 +73,9 @@ def _send_about_conversation(
     """One frame about a conversation to the shop's desks, with its case number (nothing when gone).
     The number comes with the event when its publisher had it (a chat storing several messages a second
     spares a lookup per message), else from one indexed lookup."""
-    number = number or _number(shop_id, conversation_id)
-    if number is not None:
-        _send_to_desk(shop_group(shop_id), {**frame, "conversation_id": conversation_id, "number": number})
+    known = number or _number(shop_id, conversation_id)
+    if known is not None:
+        _send_to_desk(shop_group(shop_id), {**frame, "conversation_id": conversation_id, "number": known})
 
 
 def on_conversation_changed(event: ConversationChanged) -> None:
