@@ -72,3 +72,28 @@ def test_sms_case_counts_segments_while_typing(server, new_page, login):
     expect(counter.locator("[data-remaining]")).to_have_text("53")
     expect(page.locator("#phone-panel")).to_contain_text("+48601555204")
     screenshot(page, "desk-sms-counter.png")
+    # The composer's counter and the driver's count agree (the JavaScript twin of segments.py).
+    from opiekun.inboxes.drivers.sms import segments
+
+    samples = [
+        "",
+        "a" * 160,
+        "a" * 161,
+        "€" * 81,
+        "[x]" * 60,
+        "Zażółć",
+        "ż" * 71,
+        "Привет" * 12,
+        "😀" * 35,
+        "Paczka SD-10452 wyjechała dziś; numer przesyłki w mailu.",
+        "line\nbreak ~ ^ |",
+    ]
+    for text in samples:
+        js = page.evaluate("t => window.opiekunSmsSegments(t)", text)
+        py = segments.count(text)
+        assert (js["encoding"], js["units"], js["segments"], js["remaining"]) == (
+            py.encoding,
+            py.units,
+            py.segments,
+            py.remaining,
+        ), text
