@@ -39,3 +39,20 @@ def test_phone_command_json(shop):
     assert stats["total"]["callbacks"] == 1 and stats["total"]["callbacks_open"] == 1
     assert _run("escalate") == [{"escalated": 1}]
     assert Callback.objects.get().escalated_at is not None
+
+
+def test_admin_pages_load_and_never_show_credentials(shop, agent):
+    from django.test import Client
+
+    line = services.line_create(
+        shop=shop, provider="twilio", credentials={"account_sid": "AC9", "auth_token": "tok-secret-99"}
+    )
+    agent.user.is_staff = agent.user.is_superuser = True
+    agent.user.save()
+    client = Client()
+    client.force_login(agent.user)
+    for name in ("phonepolicy", "phoneline", "call", "callback"):
+        assert client.get(f"/admin/telephony/{name}/").status_code == 200
+    page = client.get(f"/admin/telephony/phoneline/{line.pk}/change/")
+    assert page.status_code == 200 and b"tok-secret-99" not in page.content
+    assert "tok-secret-99" not in repr(line)
