@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,22 @@ def agent_can_take(agent: Agent | None, at: dt.datetime) -> bool:
         and not agent_is_absent(agent=agent, at=at)
         and agent_has_room(agent)
     )
+
+
+# Checks a channel adds (in its app's ready()) on whether an agent may be given a case without asking:
+# each answers True, or False to leave the case unassigned. The live chat's maximum of chats per agent
+# is one (livechat/services.py); conversations knows no channel, so the rule is handed in.
+_auto_assign_checks: list[Callable[[Conversation, Agent], bool]] = []
+
+
+def add_auto_assign_check(check: Callable[[Conversation, Agent], bool]) -> None:
+    if check not in _auto_assign_checks:
+        _auto_assign_checks.append(check)
+
+
+def may_auto_assign(conversation: Conversation, agent: Agent) -> bool:
+    """Whether a reply may make `agent` the assignee of the unassigned `conversation` (every check agrees)."""
+    return all(check(conversation, agent) for check in _auto_assign_checks)
 
 
 def route_new_conversation(*, contact: Any, team: Team | None, at: dt.datetime | None = None) -> Route:

@@ -26,7 +26,7 @@ from .attachments import CheckedFile, attachments_store, attachments_store_many
 from .events import ConversationChanged, MessageCreated, MessageUpdated, OutboundQueued
 from .listcache import list_version_bump
 from .models import OPEN_STATUSES, ChannelKind, Conversation, Message, Priority, Status, Tag
-from .routing import Route
+from .routing import Route, may_auto_assign
 from .search import IndexRow, message_search_text, search_index_message, search_index_rows
 from .timeline import event_append, event_build
 
@@ -424,7 +424,7 @@ def message_send(
         }
         if conversation.first_response_at is None:
             updates["first_response_at"] = now
-        if conversation.assignee_id is None:
+        if conversation.assignee_id is None and may_auto_assign(conversation, agent):
             updates["assignee"] = agent
         if status_after and status_after != conversation.status and conversation.status != Status.CLOSED:
             updates["status"] = status_after

@@ -567,6 +567,20 @@ def _offer(conversation: Conversation, widget: Widget) -> None:
     )
 
 
+def chat_reply_may_assign(conversation: Conversation, agent: Agent) -> bool:
+    """A reply makes the agent the assignee of an unassigned chat only below the widget's maximum of
+    chats per agent (as taking a ringing chat is refused there); over it, the chat stays with the team.
+    Registered with conversations.routing in LivechatConfig.ready(); other channels answer True."""
+    inbox = conversation.inbox
+    if inbox is None or inbox.kind != ChannelKind.LIVECHAT:
+        return True
+    from .selectors import widget_for_inbox
+
+    widget = widget_for_inbox(inbox)
+    limit = widget.config.max_chats_per_agent if widget is not None else 0
+    return not limit or chat_load(agent_ids=[agent.pk]).get(agent.pk, 0) < limit
+
+
 def chat_mark_delivered(*, session: ChatSession, up_to: int) -> list[int]:
     """The widget received the agent messages up to `up_to`: sent → delivered. Returns the ids moved."""
     if session.conversation_id is None or up_to <= 0:

@@ -478,3 +478,29 @@ def test_another_shops_desk_coming_online_tells_this_widget_nothing(live, shop, 
         await v.disconnect()
 
     live(scenario)
+
+
+def test_a_reply_assigns_a_chat_only_below_the_agents_maximum_of_chats(db, shop, agent):
+    widget = make_widget(shop, max_chats_per_agent=1)
+
+    def new_chat(client_id):  # type: ignore[no-untyped-def]
+        session = services.chat_session_open(widget=widget, key=None)
+        stored = services.chat_message_store(session=session, widget=widget, client_id=client_id, text="hej")
+        case = stored.message.conversation
+        Conversation.objects.filter(pk=case.pk).update(assignee=None)
+        case.refresh_from_db()
+        return case
+
+    first, second = new_chat("a"), new_chat("b")
+    message_send(conversation=first, agent=agent, text="Dzień dobry!", status_after=None)
+    first.refresh_from_db()
+    assert first.assignee_id == agent.pk  # below the maximum: the reply takes the chat
+    message_send(conversation=second, agent=agent, text="Już odpowiadam", status_after=None)
+    second.refresh_from_db()
+    assert second.assignee_id is None  # at the maximum: answered, but it stays with the team
+    assert Message.objects.filter(conversation=second, direction="out").count() == 1
+    # Other channels know no such maximum.
+    mail_case = factories.ConversationFactory(shop=shop, assignee=None)
+    message_send(conversation=mail_case, agent=agent, text="Odpowiedź", status_after=None)
+    mail_case.refresh_from_db()
+    assert mail_case.assignee_id == agent.pk
