@@ -99,9 +99,10 @@ def event_from(form: Mapping[str, list[str]], received_at: dt.datetime) -> CallE
         case "queued" | "initiated" | "ringing":
             return CallEvent(kind="ringing", **base)
         case "in-progress":
-            # Inbound: Twilio picked up to run our TwiML (ringing the agents). Outbound: the callee answered.
-            kind = "answered" if direction == "out" else "ringing"
-            return CallEvent(kind=kind, **base)
+            # Inbound: Twilio picked up to run our TwiML (ringing the agents). Click-to-call: the agent
+            # picked up and Twilio now dials the customer. Either way the answer that counts is the
+            # dialled leg's (ParentCallSid, above).
+            return CallEvent(kind="ringing", **base)
         case "completed":
             return CallEvent(
                 kind="ended", duration=duration, recording_url=_one(form, "RecordingUrl"), **base
