@@ -15,10 +15,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 
 from opiekun.commerce import presentation as commerce_words
-from opiekun.telephony import timeline as phone_words
 from opiekun.conversations.models import ChannelKind, Conversation, Event, Message, Priority, Status
 from opiekun.conversations.selectors import Snippet
 from opiekun.core import clock
+from opiekun.telephony import timeline as phone_words
 
 SLA_SOON = dt.timedelta(hours=1)
 
