@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from django.db import DatabaseError
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
@@ -29,10 +30,18 @@ def sync_soon(connector_id: int) -> None:
 @db_periodic_task(crontab(minute="*/10"))
 def sync_all_connectors() -> None:
     """Every active connector catches up from its cursor (webhooks lost on the way are fetched here)."""
-    for connector_id in Connector.objects.filter(is_active=True).values_list("id", flat=True):
+    try:
+        connector_ids = list(Connector.objects.filter(is_active=True).values_list("id", flat=True))
+    except DatabaseError as exc:  # the database is down: /healthz says so; the next run catches up
+        log.warning("shop catch-up not started now (%s); the next run retries", exc.__class__.__name__)
+        return
+    for connector_id in connector_ids:
         sync_connector(connector_id)
 
 
 @db_periodic_task(crontab(minute="*/15"))
 def flag_late_shipments() -> None:
-    shipments_flag_delays()
+    try:
+        shipments_flag_delays()
+    except DatabaseError as exc:
+        log.warning("late shipments not checked now (%s); the next run retries", exc.__class__.__name__)

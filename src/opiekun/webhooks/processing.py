@@ -16,7 +16,7 @@ import time
 from collections import defaultdict
 from datetime import timedelta
 
-from django.db import close_old_connections, connection, transaction
+from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.db.models import Q
 
 from opiekun.core import clock
@@ -33,6 +33,7 @@ BATCH = 200
 BATCH_SECONDS = 0.05
 MAX_ATTEMPTS = 8
 IDLE_WAIT = 0.2  # seconds the processor sleeps when nothing is pending
+AWAY_WAIT_MAX = 30.0
 
 
 def backoff(attempts: int) -> timedelta:
@@ -158,13 +159,23 @@ class Processor:
         self._thread.join(timeout=10)
 
     def _run(self) -> None:
+        away = 0.0  # seconds to wait while the database is unreachable (grows to AWAY_WAIT_MAX)
         while not self._stop.is_set():
             try:
                 close_old_connections()
                 count = process_pending()
+            except DatabaseError as exc:  # the database is away: say so once per wait, no traceback
+                away = min(AWAY_WAIT_MAX, max(1.0, away * 2))
+                log.warning(
+                    "webhook processing paused, the database is unavailable (%s); retry in %.0f s", exc, away
+                )
+                connection.close()
+                self._stop.wait(away)
+                continue
             except Exception:
                 log.exception("webhook processing failed; trying again shortly")
                 count = 0
+            away = 0.0
             if count == 0:
                 self._stop.wait(IDLE_WAIT)
         connection.close()
