@@ -151,8 +151,19 @@ def on_message_updated(event: MessageUpdated) -> None:
 
 
 def on_message_created(event: MessageCreated) -> None:
-    """An agent answered somewhere: the waiting-chats list may have shrunk."""
-    if event.direction != Message.Direction.OUTBOUND or event.is_internal or not bridge.is_live():
+    """An agent answered somewhere: the waiting-chats list may have shrunk, and a chat reply is looked
+    at again in a few minutes (e-mailed when the visitor left without seeing it)."""
+    if event.direction != Message.Direction.OUTBOUND or event.is_internal:
+        return
+    try:
+        from .services import chat_reply_sent
+
+        chat_reply_sent(
+            message_id=event.message_id, shop_id=event.shop_id, conversation_id=event.conversation_id
+        )
+    except Exception:
+        log.warning("the e-mail check of reply %s was not scheduled", event.message_id, exc_info=True)
+    if not bridge.is_live():
         return
     is_chat = Conversation.objects.filter(pk=event.conversation_id, inbox__kind=ChannelKind.LIVECHAT).exists()
     if is_chat:

@@ -822,3 +822,72 @@ def chat_transcript_request(*, session: ChatSession, email: str = "") -> str:
 
     transaction.on_commit(enqueue, robust=True)
     return address
+
+
+# --- a reply to a visitor who has left ---------------------------------------------------------------
+
+EMAIL_AFTER_MINUTES = 5  # a reply not seen this long by a visitor with no socket open goes by e-mail
+
+
+def email_after_minutes() -> int:
+    """OPIEKUN_CHAT_EMAIL_AFTER_MINUTES (0: never e-mail chat replies)."""
+    return int(getattr(settings, "OPIEKUN_CHAT_EMAIL_AFTER_MINUTES", EMAIL_AFTER_MINUTES))
+
+
+def chat_reply_email_if_away(*, message_id: int) -> Message | None:
+    """An agent's chat reply the visitor has not received (no widget acknowledged it) while no socket of
+    theirs is open: the same text goes to the contact's e-mail address (given in the pre-chat form or by
+    the shop's identity token) as an e-mail reply on the same case — threaded by its case number, with
+    the portal link, through the ordinary e-mail delivery. Once per reply. Returns the e-mail reply, or
+    None when there was nothing to do. Writes Message (through conversations.message_send)."""
+    message = (
+        Message.objects.select_related("conversation", "author_agent")
+        .filter(
+            pk=message_id,
+            channel=ChannelKind.LIVECHAT,
+            direction=Message.Direction.OUTBOUND,
+            is_internal=False,
+        )
+        .first()
+    )
+    if message is None or message.author_agent is None or (message.meta or {}).get("emailed_as"):
+        return None
+    if message.delivery_status not in (Message.Delivery.QUEUED, Message.Delivery.SENT):
+        return None  # delivered or read: the widget showed it (or it failed: the agent sees why)
+    conversation = message.conversation
+    if ChatSession.objects.filter(conversation=conversation, connected__gt=0).exists():
+        return None  # a tab is open: the widget shows it there
+    has_email = Identity.objects.filter(contact_id=conversation.contact_id, kind=Identity.Kind.EMAIL).exists()
+    if not has_email or _email_inbox(conversation.shop_id) is None:
+        return None
+    with transaction.atomic():
+        reply = conversations.message_send(
+            conversation=conversation,
+            agent=message.author_agent,
+            text=message.text,
+            channel=ChannelKind.EMAIL,
+            status_after=None,
+        )
+        Message.objects.filter(pk=message.pk).update(meta={**(message.meta or {}), "emailed_as": reply.pk})
+    return reply
+
+
+def chat_reply_sent(*, message_id: int, shop_id: int, conversation_id: int) -> None:
+    """After an agent's reply is stored: when it is a chat reply, look again in a few minutes whether the
+    visitor has seen it (and e-mail it if they left)."""
+    minutes = email_after_minutes()
+    if minutes <= 0:
+        return
+    is_chat = Message.objects.filter(
+        pk=message_id, shop_id=shop_id, conversation_id=conversation_id, channel=ChannelKind.LIVECHAT
+    ).exists()
+    if not is_chat:
+        return
+    message_id_ = message_id
+
+    def enqueue() -> None:
+        from .tasks import email_reply_if_away
+
+        email_reply_if_away.schedule((message_id_,), delay=minutes * 60)
+
+    transaction.on_commit(enqueue, robust=True)

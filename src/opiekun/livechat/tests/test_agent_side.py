@@ -504,3 +504,70 @@ def test_a_reply_assigns_a_chat_only_below_the_agents_maximum_of_chats(db, shop,
     message_send(conversation=mail_case, agent=agent, text="Odpowiedź", status_after=None)
     mail_case.refresh_from_db()
     assert mail_case.assignee_id == agent.pk
+
+
+def _left_chat_with_reply(shop, agent, *, email: str | None):  # type: ignore[no-untyped-def]
+    from opiekun.contacts.services import identity_add
+
+    widget = make_widget(shop)
+    factories.InboxFactory(shop=shop, kind="email", name="Poczta", config={"address": "bok@sklep.test"})
+    session = services.chat_session_open(widget=widget, key=None)
+    stored = services.chat_message_store(session=session, widget=widget, client_id="a", text="Gdzie paczka?")
+    case = stored.message.conversation
+    if email:
+        identity_add(contact=case.contact, kind="email", value=email)
+    services.chat_session_left(session_id=session.pk)  # the visitor closed the page
+    reply = message_send(conversation=case, agent=agent, text="Paczka wyjechała dziś rano.")
+    Message.objects.filter(pk=reply.pk).update(delivery_status="sent")
+    return session, case, reply
+
+
+def test_a_reply_the_visitor_left_without_seeing_is_emailed_once_on_the_same_case(
+    db, shop, agent, mailoutbox, django_capture_on_commit_callbacks
+):
+    _session, case, reply = _left_chat_with_reply(shop, agent, email="ewa@example.org")
+    with django_capture_on_commit_callbacks(execute=True):
+        emailed = services.chat_reply_email_if_away(message_id=reply.pk)
+    assert emailed is not None and emailed.channel == "email" and emailed.conversation_id == case.pk
+    assert [m.to for m in mailoutbox] == [["ewa@example.org"]]
+    assert f"[#{case.number}]" in mailoutbox[0].subject  # threaded on the case
+    assert emailed.text == reply.text and emailed.author_agent_id == agent.pk
+    reply.refresh_from_db()
+    assert reply.meta["emailed_as"] == emailed.pk
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.chat_reply_email_if_away(message_id=reply.pk) is None  # once
+    assert len(mailoutbox) == 1
+
+
+def test_a_reply_is_not_emailed_when_seen_when_a_tab_is_open_or_without_an_address(
+    db, shop, agent, mailoutbox, django_capture_on_commit_callbacks
+):
+    session, case, reply = _left_chat_with_reply(shop, agent, email=None)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.chat_reply_email_if_away(message_id=reply.pk) is None  # no address known
+    from opiekun.contacts.services import identity_add
+
+    identity_add(contact=case.contact, kind="email", value="ewa@example.org")
+    ChatSession.objects.filter(pk=session.pk).update(connected=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.chat_reply_email_if_away(message_id=reply.pk) is None  # a tab is open
+    ChatSession.objects.filter(pk=session.pk).update(connected=0)
+    Message.objects.filter(pk=reply.pk).update(delivery_status="delivered")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.chat_reply_email_if_away(message_id=reply.pk) is None  # the widget showed it
+    assert mailoutbox == []
+    assert not Message.objects.filter(conversation=case, channel="email").exists()
+
+
+def test_a_chat_reply_schedules_the_look_again_and_other_replies_do_not(db, shop, agent, monkeypatch):
+    from opiekun.livechat import tasks
+
+    scheduled = []
+    monkeypatch.setattr(
+        tasks.email_reply_if_away, "schedule", lambda args, delay: scheduled.append((args, delay))
+    )
+    _session, _case, reply = _left_chat_with_reply(shop, agent, email=None)  # the reply's event schedules it
+    assert scheduled == [((reply.pk,), services.EMAIL_AFTER_MINUTES * 60)]
+    mail_case = factories.ConversationFactory(shop=shop)
+    message_send(conversation=mail_case, agent=agent, text="Odpowiedź mailem")
+    assert len(scheduled) == 1  # not a chat reply
