@@ -262,5 +262,7 @@ OPIEKUN_MAIL_PARSE_WORKERS = int(os.environ.get("OPIEKUN_MAIL_PARSE_WORKERS", "1
 OPIEKUN_UPLOAD_MAX_BYTES = 10 * 1024 * 1024
 OPIEKUN_UPLOAD_MAX_FILES = 5
 OPIEKUN_FORM_RATE_LIMIT = (5, 600)  # submissions per IP per window (seconds)
+# Minutes after an agent's chat reply that a visitor who left without seeing it gets it by e-mail (0: never).
+OPIEKUN_CHAT_EMAIL_AFTER_MINUTES = int(os.environ.get("OPIEKUN_CHAT_EMAIL_AFTER_MINUTES", "5"))
 OPIEKUN_LOGIN_LOCKOUT = (5, 900)  # failures per user+IP per window (seconds)
 OPIEKUN_PORTAL_LINK_MAX_AGE = 14 * 24 * 3600
