@@ -15,6 +15,7 @@ class CommerceConfig(AppConfig):
 
         from . import links, variables
         from .connectors import base, baselinker, generic, shopify, woocommerce
+        from .events import OrdersChanged
 
         # One registry line per platform: the connector (catch-up, normaliser) and its webhook source.
         for module in (woocommerce, shopify, baselinker, generic):
@@ -22,4 +23,5 @@ class CommerceConfig(AppConfig):
             sources.register(module.SOURCE.name, module.SOURCE)
         subscribe(MessageCreated, links.link_mentioned_order)
         subscribe(ContactChanged, links.orders_follow_merges)
+        subscribe(OrdersChanged, links.refresh_open_cases)
         macros.variable_providers.register("order", variables.order_variables)

@@ -12,10 +12,12 @@ from __future__ import annotations
 import time
 
 from opiekun.contacts.events import ContactChanged
-from opiekun.conversations.events import MessageCreated
-from opiekun.conversations.models import Message
+from opiekun.conversations.events import ConversationChanged, MessageCreated
+from opiekun.conversations.models import OPEN_STATUSES, Conversation, Message
 from opiekun.conversations.services import conversation_link_order
+from opiekun.core.events import publish
 
+from .events import OrdersChanged
 from .models import Connector, Order
 from .selectors import order_number_candidates, orders_by_number
 
@@ -71,3 +73,20 @@ def orders_follow_merges(event: ContactChanged) -> None:
     Order.objects.filter(shop_id=event.shop_id, contact__merged_into_id=event.contact_id).update(
         contact_id=event.contact_id
     )
+
+
+# A webhook touches a few customers; a backfill touches hundreds per page and nobody is looking at them.
+LIVE_CONTACTS = 50
+LIVE_CASES = 20
+
+
+def refresh_open_cases(event: OrdersChanged) -> None:
+    """Desks showing an open case of a customer whose orders just changed re-fetch it (the panel and the
+    timeline follow), through the ordinary ConversationChanged frames; skipped for large batches."""
+    if not event.contact_ids or len(event.contact_ids) > LIVE_CONTACTS:
+        return
+    cases = Conversation.objects.filter(
+        shop_id=event.shop_id, contact_id__in=event.contact_ids, status__in=OPEN_STATUSES
+    ).values_list("pk", "number")[:LIVE_CASES]
+    for pk, number in cases:
+        publish(ConversationChanged(shop_id=event.shop_id, conversation_id=pk, what="orders", number=number))

@@ -208,3 +208,25 @@ def test_an_admin_switches_a_connection_off_and_its_webhooks_are_refused(client,
     assert client.post(f"/shop-connections/{woo.pk}/active/", {"active": "0"}).status_code == 404
     woo.refresh_from_db()
     assert woo.is_active
+
+
+def test_a_changed_order_refreshes_desks_showing_the_customers_open_case(
+    woo, inbox, django_capture_on_commit_callbacks
+):
+    from opiekun.conversations.events import ConversationChanged
+    from opiekun.core.events import subscribe
+
+    from opiekun.core import events as core_events
+
+    seen: list[ConversationChanged] = []
+    subscribe(ConversationChanged, seen.append)
+    try:
+        result = inbound(inbox, "Kiedy wyślecie?")
+        seen.clear()
+        body = body_of(payload("woocommerce/order.json"))
+        post(woo.endpoint.url_path, body, wc_headers(body))
+        with django_capture_on_commit_callbacks(execute=True):
+            process_pending()
+    finally:
+        core_events._subscribers[ConversationChanged].remove(seen.append)
+    assert [(e.conversation_id, e.what) for e in seen] == [(result.conversation.pk, "orders")]
