@@ -166,10 +166,15 @@ def orders_upsert(*, connector: Connector, records: Iterable[OrderRecord]) -> Up
         updated_shipments: list[Shipment] = []
         for order, record, before in befores:
             events += _order_events(order, record, before, now)
+            merged: dict[str, Shipment] = {}  # a parcel listed twice in one payload is one parcel
             for srec in record.shipments:
-                old = old_shipments.get((order.pk, srec.external_id)) if before is not None else None
+                old = merged.get(srec.external_id)
+                if old is None and before is not None:
+                    old = old_shipments.get((order.pk, srec.external_id))
                 shipment, notes = _merge_shipment(order, old, srec, now)
-                (updated_shipments if old is not None else new_shipments).append(shipment)
+                if srec.external_id not in merged:
+                    (updated_shipments if old is not None else new_shipments).append(shipment)
+                merged[srec.external_id] = shipment
                 events += [timeline_event(order, kind, at, shipment) for kind, at in notes]
         bulk_insert(new_shipments)
         bulk_set(updated_shipments, SHIPMENT_FIELDS)

@@ -214,9 +214,8 @@ def test_a_changed_order_refreshes_desks_showing_the_customers_open_case(
     woo, inbox, django_capture_on_commit_callbacks
 ):
     from opiekun.conversations.events import ConversationChanged
-    from opiekun.core.events import subscribe
-
     from opiekun.core import events as core_events
+    from opiekun.core.events import subscribe
 
     seen: list[ConversationChanged] = []
     subscribe(ConversationChanged, seen.append)

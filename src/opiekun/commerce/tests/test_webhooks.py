@@ -313,3 +313,22 @@ def test_woocommerce_cash_on_delivery_is_being_prepared_but_not_paid():
         PaymentState.UNPAID,
         (),
     )
+
+
+def test_a_parcel_listed_twice_in_one_order_is_one_shipment(generic):
+    data = payload("generic/order.updated.json")
+    parcel = data["order"]["shipments"][0]
+    data["order"]["shipments"] = [
+        parcel,
+        {**parcel, "status": "delivered", "delivered_at": "2026-11-27T12:00:00+01:00"},
+    ]
+    body = body_of(data)
+    headers = {"HTTP_" + k.upper().replace("-", "_"): v for k, v in generic_mod.sign(SECRET, body).items()}
+    assert post(generic.endpoint.url_path, body, headers).status_code == 200
+    process_pending()
+    assert Delivery.objects.get().error == ""
+    shipment = Shipment.objects.get()
+    assert shipment.status == "delivered" and [h["status"] for h in shipment.history] == [
+        "shipped",
+        "delivered",
+    ]
