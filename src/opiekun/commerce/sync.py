@@ -15,10 +15,9 @@ from django.db import transaction
 
 from opiekun.core import clock
 
-from .connectors.base import ApiClient, ApiError, platforms
+from .connectors.base import UNREADABLE, ApiClient, ApiError, platforms
 from .ingest import orders_upsert
 from .models import Connector
-from .records import Malformed
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +51,7 @@ def connector_sync(
             result.events += upserted.events
             if max_pages is not None and result.pages >= max_pages:
                 break
-    except (ApiError, Malformed) as exc:
+    except (ApiError, *UNREADABLE) as exc:
         result.error = str(exc)[:500]
         log.warning("catch-up of connector %s stopped: %s", connector.pk, result.error)
     finally:

@@ -87,6 +87,11 @@ def canonical_key(topic: str, resource: Any) -> str:
     return hashlib.sha256(f"{topic}\n{canonical}".encode()).hexdigest()
 
 
+# What a normaliser may raise on a payload it cannot read (a quantity that is not a number, a list
+# where an object belongs): besides Malformed, the errors of Python's own conversions.
+UNREADABLE = (Malformed, ValueError, TypeError, KeyError, AttributeError, ArithmeticError)
+
+
 class OrderSource:
     """A webhook source over a platform: verify is the platform's; process writes through ingest."""
 
@@ -115,7 +120,7 @@ class OrderSource:
                 records += self._platform.records(delivery)
                 if read_shipments is not None:
                     shipments += [(order_id, s, delivery) for order_id, s in read_shipments(delivery)]
-            except Malformed as exc:
+            except UNREADABLE as exc:  # one unreadable payload is set aside, the batch goes on
                 delivery.error = f"malformed: {exc}"[:2000]
         orders_upsert(connector=connector, records=records)
         if shipments:

@@ -332,3 +332,18 @@ def test_a_parcel_listed_twice_in_one_order_is_one_shipment(generic):
         "shipped",
         "delivered",
     ]
+
+
+def test_an_unreadable_order_is_set_aside_and_the_rest_of_the_batch_goes_through(woo):
+    good = payload("woocommerce/order.json")
+    bad = payload("woocommerce/order.json")
+    bad.update(id=728, number="728")
+    bad["line_items"][0]["quantity"] = "two"  # passes the cheap shape check, fails normalising
+    for data in (bad, good):
+        body = body_of(data)
+        assert post(woo.endpoint.url_path, body, wc_headers(body)).status_code == 200
+    process_pending()
+    assert list(Order.objects.values_list("number", flat=True)) == ["727"]
+    errors = sorted(Delivery.objects.values_list("error", flat=True))
+    assert errors[0] == "" and errors[1].startswith("malformed: ")
+    assert Delivery.objects.filter(processed_at__isnull=True).count() == 0
