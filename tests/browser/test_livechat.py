@@ -261,3 +261,34 @@ def test_the_widget_stays_away_from_pages_not_on_its_list(server, new_page, shop
     visitor.goto(f"{shop_site}/?key={key}")
     # The widget removes itself (its settings refuse this origin) and opens no chat.
     expect(widget(visitor)).to_have_count(0, timeout=10_000)
+
+
+def test_the_open_widget_comes_online_when_an_agent_arrives_and_goes_away_when_they_leave(
+    server, new_page, login, shop_site
+):
+    key = "browserpresence0000000001"
+    config = {"public_key": key, "allowed_origins": [shop_site], "offline_when_no_agents": True}
+    server.opiekun("shell", "-c", MAKE_WIDGET.format(config=repr(config)))
+    # Nobody at the desk (earlier tests' desks are closed and forgotten).
+    server.opiekun(
+        "shell",
+        "-c",
+        "from opiekun.livechat.models import AgentPresence; AgentPresence.objects.all().delete()",
+    )
+
+    visitor = new_page(viewport={"width": 1280, "height": 800})
+    visitor.goto(f"{shop_site}/buty?key={key}&lang=pl")
+    chat = widget(visitor)
+    chat.locator(".launcher").click()
+    expect(chat.locator(".status")).to_contain_text("Chwilowo nas nie ma")
+    expect(chat.locator("form.off")).to_be_visible()
+
+    anna = login(new_page(), "anna")  # the desk opens its chat socket: someone is there now
+    anna.goto(server.url + "/?view=unassigned")
+    expect(chat.locator(".status")).to_contain_text("Jesteśmy dostępni")  # pushed, no reload
+    expect(chat.locator("form.off")).to_be_hidden()
+    expect(chat.locator("textarea#tx")).to_be_visible()
+
+    anna.context.close()  # the agent leaves: the widget says so and offers the form again
+    expect(chat.locator(".status")).to_contain_text("Chwilowo nas nie ma")
+    expect(chat.locator("form.off")).to_be_visible()
