@@ -218,13 +218,16 @@ class WooCommerce:
         return [normalise_order(parse_json_or_malformed(bytes(delivery.body)))]
 
     def pages(self, connector: Connector, http: ApiClient) -> Iterator[Page]:
-        """`GET /wp-json/wc/v3/orders?modified_after=…&orderby=modified&order=asc&page=n`, following
-        X-WP-TotalPages; the cursor is the newest modification seen (re-reading it again is harmless)."""
+        """`GET /wp-json/wc/v3/orders?modified_after=…&orderby=modified&order=asc`, paged by *key*:
+        each next page asks again from just before the newest modification seen, not for page n+1 —
+        an order changed meanwhile moves to the end of the list, and numbered pages would shift under
+        us and skip an order for good. Orders of that last second are read twice (harmless: upserts);
+        more than a page of orders in one second falls back to numbered pages for that second. The
+        saved cursor is the newest modification seen, less that second."""
         if not connector.base_url:
             return  # no address, nothing to page (webhooks still arrive)
         creds = connector.credentials
         since = connector.cursor.get("modified_after", "1970-01-01T00:00:00")
-        newest = since
         page = 1
         url = connector.base_url.rstrip("/") + "/wp-json/wc/v3/orders"
         while True:
@@ -245,14 +248,22 @@ class WooCommerce:
             if not isinstance(items, list):
                 raise Malformed("the orders endpoint did not answer a list")
             records = [normalise_order(item) for item in items]
-            for item in items:
-                stamp = str(item.get("date_modified_gmt") or "")
-                newest = max(newest, stamp)
-            yield Page(records, {"modified_after": newest})
-            total_pages = int(response.headers.get("X-WP-TotalPages", "1") or 1)
-            if page >= total_pages or not items:
+            newest = max((str(i.get("date_modified_gmt") or "") for i in items), default="")
+            resume = _second_before(newest) if newest else since
+            next_since = max(since, resume)
+            yield Page(records, {"modified_after": next_since})
+            if len(items) < PER_PAGE:
                 return
-            page += 1
+            if next_since > since:
+                since, page = next_since, 1
+            else:  # a whole page within one second: number the pages of that second
+                page += 1
+
+
+def _second_before(stamp: str) -> str:
+    """'2026-11-24T15:30:12' → '2026-11-24T15:30:11' (WooCommerce's modified_after is strict)."""
+    parsed = dt.datetime.fromisoformat(stamp.replace("Z", ""))
+    return (parsed - dt.timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def parse_json_or_malformed(body: bytes) -> Any:

@@ -32,6 +32,10 @@ def woo_orders(n: int, start: int = 1) -> list[dict]:
     return orders
 
 
+def second_before(stamp: str) -> str:
+    return (dt.datetime.fromisoformat(stamp) - dt.timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")
+
+
 class Sleeps(list):
     def __call__(self, seconds: float) -> None:
         self.append(seconds)
@@ -57,12 +61,14 @@ def test_woocommerce_catch_up_pages_through_429_and_5xx_and_stores_every_order_o
         api.fail(429, Retry_After="7")
         api.fail(503, times=2)
         result = connector_sync(connector=connector, http=ApiClient(sleep=sleeps))
-    assert (result.error, result.pages, result.orders, result.created) == ("", 3, 250, 250)
+    # Keyset pages: the last second of each page is read again (2 orders here), never skipped.
+    assert (result.error, result.pages, result.created) == ("", 3, 250)
+    assert result.orders == 252
     assert sleeps == [7.0, 2.0, 4.0]  # Retry-After as the platform said, then exponential backoff
     assert Order.objects.filter(connector=connector).count() == 250
-    assert connector.cursor == {"modified_after": woo_orders(1, 250)[0]["date_modified_gmt"]}
-    requested_pages = [p for m, p in api.requests if "page=" in p]
-    assert all("orderby=modified" in p and "order=asc" in p for p in requested_pages)
+    assert connector.cursor == {"modified_after": second_before(woo_orders(1, 250)[0]["date_modified_gmt"])}
+    requested = [p for m, p in api.requests if "page=" in p]
+    assert all("orderby=modified" in p and "order=asc" in p and "page=1&" in p + "&" for p in requested)
     assert Event.objects.filter(kind="order.placed").count() == 250
 
 
@@ -77,7 +83,7 @@ def test_woocommerce_catch_up_that_gives_up_resumes_from_its_cursor(shop, sleeps
 
         def flaky(method, path, headers, body):  # type: ignore[no-untyped-def]
             calls["n"] += 1
-            if "page=2" in path and calls["n"] <= 4:
+            if 2 <= calls["n"] <= 4:  # the second page, on every attempt
                 return 500, {"code": "internal_server_error"}, {}
             return original(method, path, headers, body)
 
@@ -87,15 +93,41 @@ def test_woocommerce_catch_up_that_gives_up_resumes_from_its_cursor(shop, sleeps
         assert (first.pages, Order.objects.count()) == (1, 100)
         connector.refresh_from_db()
         assert connector.last_error == first.error and connector.last_error_at is not None
-        assert connector.cursor == {"modified_after": orders[99]["date_modified_gmt"]}
+        assert connector.cursor == {"modified_after": second_before(orders[99]["date_modified_gmt"])}
         second = connector_sync(connector=connector, http=ApiClient(sleep=sleeps))
-    assert second.error == "" and second.orders == 150
+    # 150 to go, and the last second of each page read again (orders[99], orders[198]): 152 reads.
+    assert second.error == "" and second.orders == 152 and Order.objects.count() == 250
     assert Order.objects.count() == 250
     assert Event.objects.filter(kind="order.placed").count() == 250  # nothing twice
     connector.refresh_from_db()
     assert connector.last_error == ""
     # The resumed run asked only for what came after the cursor.
-    assert f"modified_after={orders[99]['date_modified_gmt'].replace(':', '%3A')}" in api.requests[-1][1]
+    resumed_at = second_before(orders[99]["date_modified_gmt"]).replace(":", "%3A")
+    assert f"modified_after={resumed_at}" in api.requests[-2][1]
+
+
+def test_an_order_changed_during_the_catch_up_shifts_nothing_out_of_reach(shop, sleeps):
+    orders = woo_orders(250)
+    with WooCommerceStandIn(orders) as api:
+        connector = woo_connector(shop, api.url)
+        original = api.answer
+        served = {"n": 0}
+
+        def meanwhile(method, path, headers, body):  # type: ignore[no-untyped-def]
+            answer = original(method, path, headers, body)
+            served["n"] += 1
+            if served["n"] == 1:  # the shop edits an order of page 1: it moves to the end of the list
+                moved = copy.deepcopy(orders.pop(50))  # the page already answered keeps its copy
+                moved["date_modified_gmt"] = (T0 + dt.timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%S")
+                orders.append(moved)
+            return answer
+
+        api.answer = meanwhile  # type: ignore[method-assign]
+        result = connector_sync(connector=connector, http=ApiClient(sleep=sleeps))
+    assert result.error == "" and Order.objects.count() == 250  # numbered pages would have lost one
+    assert Order.objects.get(external_id=str(orders[-1]["id"])).source_updated_at == T0 + dt.timedelta(
+        days=30
+    )
 
 
 def test_catch_up_refused_credentials_fail_at_once_without_retrying(shop, sleeps):
