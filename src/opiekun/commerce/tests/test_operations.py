@@ -6,11 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import re
-import subprocess
 from pathlib import Path
 
-import pytest
 from django.core.management import call_command
 
 from opiekun.commerce import links
@@ -123,19 +120,3 @@ def test_order_number_candidates_and_no_work_for_shops_without_a_connector(shop,
     assert links.shop_has_connector(shop.pk) is False
     with django_assert_num_queries(0):
         assert links.shop_has_connector(shop.pk) is False  # remembered
-
-
-@pytest.mark.parametrize("language", ["pl", "ru"])
-def test_the_commerce_catalogue_is_complete_and_compiled(language):
-    po = LOCALE / language / "LC_MESSAGES" / "django.po"
-    mo = po.with_suffix(".mo")
-    text = po.read_text()
-    blocks = [
-        b
-        for b in text.split("\n\n")
-        if "msgid" in b and not b.lstrip().startswith('msgid ""\nmsgstr ""\n"Project')
-    ]
-    empty = [b for b in blocks if re.search(r'msgstr(\[\d\])? ""\s*$', b) or "#, fuzzy" in b]
-    assert empty == []
-    assert mo.stat().st_mtime >= po.stat().st_mtime
-    subprocess.run(["msgfmt", "--check", "-o", "/dev/null", str(po)], check=True)
