@@ -44,9 +44,10 @@ SECRET_KEY = _secret_key()
 
 
 def _sealing_keys() -> list[str]:
-    """Fernet keys that seal stored credentials (core/secretbox.py): OPIEKUN_SEALING_KEYS (comma-separated, the first
-    seals, all unseal — rotation), else one generated once per data folder, apart from SECRET_KEY so rotating that
-    never loses a shop's credentials."""
+    """Fernet keys that seal stored credentials (core/secretbox.py).
+
+    OPIEKUN_SEALING_KEYS (comma-separated: the first seals, all unseal — rotation), else one generated
+    once per data folder, apart from SECRET_KEY, so rotating that never loses a shop's credentials."""
     if os.environ.get("OPIEKUN_SEALING_KEYS"):
         return [k.strip() for k in os.environ["OPIEKUN_SEALING_KEYS"].split(",") if k.strip()]
     path = DATA_DIR / "sealing_key"

@@ -1,4 +1,4 @@
-"""Inbox secrets are sealed at rest, and migration 0006 seals what an older installation stored in plain JSON."""
+"""Inbox secrets are sealed at rest; migration 0006 seals what an older installation stored in plain JSON."""
 
 from __future__ import annotations
 
