@@ -29,7 +29,10 @@ def hmac_of(
     algorithm: str = "sha256",
     encoding: Literal["base64", "hex"] = "base64",
 ) -> str:
-    """HMAC of `message` under `secret`, as the platform writes it (base64 or lowercase hex)."""
+    """HMAC of `message` under `secret`, as the platform writes it (base64 or lowercase hex); 401 when
+    the endpoint has no secret (nothing can be authentic then)."""
+    if not secret:
+        raise Rejected(401, "no signing secret configured")
     digest = hmac.new(secret.encode(), message, getattr(hashlib, algorithm)).digest()
     return base64.b64encode(digest).decode() if encoding == "base64" else digest.hex()
 
@@ -43,17 +46,17 @@ def must_match(given: str, expected: str, *, what: str = "signature") -> None:
         raise Rejected(401, f"{what} mismatch")
 
 
-def json_body(incoming: Incoming) -> Any:
-    """The body parsed as JSON; 400 with the parser's reason otherwise."""
+def json_body(body: bytes) -> Any:
+    """`body` parsed as JSON; 400 with the parser's reason otherwise."""
     try:
-        return json.loads(incoming.body)
+        return json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise Rejected(400, f"malformed JSON: {exc}") from None
 
 
-def json_object(incoming: Incoming) -> dict[str, Any]:
-    """The body as a JSON object; 400 for anything else (an array, a number, broken JSON)."""
-    value = json_body(incoming)
+def json_object(body: bytes) -> dict[str, Any]:
+    """`body` as a JSON object; 400 for anything else (an array, a number, broken JSON)."""
+    value = json_body(body)
     if not isinstance(value, dict):
         raise Rejected(400, f"expected a JSON object, got {type(value).__name__}")
     return value

@@ -9,9 +9,7 @@ Connectors translate only; `ingest.orders_upsert` does the writing.
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import json
 import logging
 import time
@@ -23,7 +21,7 @@ import httpx
 from django.db import transaction
 
 from opiekun.core.registry import Registry
-from opiekun.webhooks.registry import Accepted, Incoming, Rejected
+from opiekun.webhooks.registry import Accepted, Incoming
 
 from ..records import Malformed, OrderRecord, ShipmentRecord
 
@@ -60,25 +58,6 @@ platforms: Registry[Platform] = Registry("shop platform")
 
 
 # --- webhook sources ------------------------------------------------------------------------------
-
-
-def parse_json(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Rejected(400, f"malformed JSON: {exc}") from None
-
-
-def check_hmac(given: str, secret: str, body: bytes, *, encoding: str) -> None:
-    """401 unless `given` is the HMAC-SHA256 of `body` under `secret` (base64 or hex), in constant time."""
-    if not given:
-        raise Rejected(401, "missing signature")
-    if not secret:
-        raise Rejected(401, "no signing secret configured")
-    digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
-    expected = base64.b64encode(digest).decode() if encoding == "base64" else digest.hex()
-    if not hmac.compare_digest(given.strip().encode(), expected.encode()):
-        raise Rejected(401, "signature mismatch")
 
 
 def canonical_key(topic: str, resource: Any) -> str:

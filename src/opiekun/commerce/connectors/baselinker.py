@@ -14,13 +14,13 @@ catch-up at once instead of at the next periodic run. The secret in the URL is c
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
+from opiekun.webhooks import signatures
 from opiekun.webhooks.registry import Accepted, Incoming, Rejected
 
 from ..models import OrderStatus, PaymentState, ShipmentStatus
@@ -67,8 +67,7 @@ def verify(incoming: Incoming) -> Accepted:
     given = (parse_qs(urlsplit(incoming.url).query).get("secret") or [""])[0]
     if not given:
         raise Rejected(401, "missing secret in the URL")
-    if not incoming.secret or not hmac.compare_digest(given.encode(), incoming.secret.encode()):
-        raise Rejected(401, "secret mismatch")
+    signatures.must_match(given, incoming.secret, what="secret")
     order_id = (incoming.form.get("order_id") or [""])[0]
     if not order_id:
         try:

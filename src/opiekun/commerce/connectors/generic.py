@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from opiekun.webhooks import signatures
 from opiekun.webhooks.registry import Accepted, Incoming, Rejected
 
 from ..models import OrderStatus, PaymentState, ShipmentStatus
@@ -33,7 +34,7 @@ from ..records import (
     ReturnRecord,
     ShipmentRecord,
 )
-from .base import ApiClient, OrderSource, Page, parse_json
+from .base import ApiClient, OrderSource, Page
 
 if TYPE_CHECKING:
     from opiekun.webhooks.models import Delivery
@@ -154,10 +155,11 @@ def verify(incoming: Incoming) -> Accepted:
         raise Rejected(401, "missing X-Opiekun-Signature or X-Opiekun-Timestamp")
     if not stamp.isdigit() or abs(time.time() - int(stamp)) > TOLERANCE:
         raise Rejected(401, "timestamp missing or more than 5 minutes off")
-    expected = sign(incoming.secret, incoming.body, int(stamp))["X-Opiekun-Signature"]
-    if not incoming.secret or not hmac.compare_digest(given.encode(), expected.encode()):
-        raise Rejected(401, "signature mismatch")
-    payload = parse_json(incoming.body)
+    expected = (
+        sign(incoming.secret, incoming.body, int(stamp))["X-Opiekun-Signature"] if incoming.secret else ""
+    )
+    signatures.must_match(given, expected)
+    payload = signatures.json_body(incoming.body)
     try:
         event = GEvent.model_validate(payload)
     except ValidationError as exc:

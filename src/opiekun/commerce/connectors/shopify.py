@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from opiekun.webhooks import signatures
 from opiekun.webhooks.registry import Accepted, Incoming, Rejected
 
 from ..models import OrderStatus, PaymentState, ShipmentStatus
@@ -31,7 +32,7 @@ from ..records import (
     text,
     when,
 )
-from .base import ApiClient, ApiError, OrderSource, Page, check_hmac, parse_json
+from .base import ApiClient, ApiError, OrderSource, Page
 
 if TYPE_CHECKING:
     from opiekun.webhooks.models import Delivery
@@ -81,14 +82,15 @@ SHIPMENT = {
 
 
 def verify(incoming: Incoming) -> Accepted:
-    check_hmac(
-        incoming.headers.get("X-Shopify-Hmac-Sha256", ""), incoming.secret, incoming.body, encoding="base64"
+    signatures.must_match(
+        signatures.required_header(incoming, "X-Shopify-Hmac-Sha256"),
+        signatures.hmac_of(incoming.secret, incoming.body),
     )
     topic = incoming.headers.get("X-Shopify-Topic", "")
     event_id = incoming.headers.get("X-Shopify-Event-Id") or incoming.headers.get("X-Shopify-Webhook-Id", "")
     if not event_id:
         raise Rejected(400, "missing X-Shopify-Event-Id")
-    payload = parse_json(incoming.body)
+    payload = signatures.json_body(incoming.body)
     if topic not in TOPICS:
         raise Rejected(400, f"unsupported topic {topic!r} (subscribe to orders/* topics)")
     try:
@@ -406,7 +408,7 @@ class Shopify:
 
 def _json(delivery: Delivery) -> Any:
     try:
-        return parse_json(bytes(delivery.body))
+        return signatures.json_body(bytes(delivery.body))
     except Rejected as exc:
         raise Malformed(exc.reason) from None
 

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from opiekun.webhooks import signatures
 from opiekun.webhooks.registry import Accepted, Incoming, Rejected
 
 from ..models import OrderStatus, PaymentState, ShipmentStatus
@@ -33,7 +34,7 @@ from ..records import (
     text,
     when,
 )
-from .base import ApiClient, OrderSource, Page, canonical_key, check_hmac, parse_json
+from .base import ApiClient, OrderSource, Page, canonical_key
 
 if TYPE_CHECKING:
     from opiekun.webhooks.models import Delivery
@@ -70,9 +71,12 @@ def verify(incoming: Incoming) -> Accepted:
     signature = incoming.headers.get("X-WC-Webhook-Signature", "")
     if not signature and PING.match(incoming.body.strip()):
         return Accepted(key="ping", store=False)  # sent once when the webhook is created, never signed
-    check_hmac(signature, incoming.secret, incoming.body, encoding="base64")
+    signatures.must_match(
+        signatures.required_header(incoming, "X-WC-Webhook-Signature"),
+        signatures.hmac_of(incoming.secret, incoming.body),
+    )
     topic = incoming.headers.get("X-WC-Webhook-Topic", "")
-    payload = parse_json(incoming.body)
+    payload = signatures.json_body(incoming.body)
     if topic not in TOPICS:
         raise Rejected(400, f"unsupported topic {topic!r} (send order.* webhooks)")
     if not isinstance(payload, dict) or "id" not in payload:
@@ -268,7 +272,7 @@ def _second_before(stamp: str) -> str:
 
 def parse_json_or_malformed(body: bytes) -> Any:
     try:
-        return parse_json(body)
+        return signatures.json_body(body)
     except Rejected as exc:
         raise Malformed(exc.reason) from None
 

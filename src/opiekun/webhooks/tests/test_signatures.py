@@ -34,14 +34,15 @@ def test_signature_checks_refuse_with_reasons():
     assert signatures.required_header(incoming(headers={"X-Sig": " abc "}), "X-Sig") == "abc"
     assert refusal(signatures.must_match, "abc", "abd") == (401, "signature mismatch")
     assert refusal(signatures.must_match, "", "") == (401, "no signing secret configured")
+    assert refusal(signatures.hmac_of, "", b"body") == (401, "no signing secret configured")
     assert refusal(signatures.must_match, "a", "b", what="secret") == (401, "secret mismatch")
     signatures.must_match(" abc", "abc")
 
 
 def test_bodies_of_the_wrong_shape_are_400():
-    status, reason = refusal(signatures.json_body, incoming(b"{nope"))
+    status, reason = refusal(signatures.json_body, b"{nope")
     assert status == 400 and reason.startswith("malformed JSON")
-    assert refusal(signatures.json_object, incoming(b"[1]")) == (400, "expected a JSON object, got list")
-    assert signatures.json_object(incoming(b'{"a": 1}')) == {"a": 1}
+    assert refusal(signatures.json_object, b"[1]") == (400, "expected a JSON object, got list")
+    assert signatures.json_object(b'{"a": 1}') == {"a": 1}
     assert refusal(signatures.form_body, incoming(b"{}")) == (400, "expected a form-encoded body")
     assert signatures.form_body(incoming(form={"a": ["1"]})) == {"a": ["1"]}
