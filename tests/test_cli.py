@@ -273,6 +273,7 @@ def test_demo_content_fills_every_desk_view(demo):
         ("Kontakty zapisane", "note"),
         ("Poczta", "email"),
         ("Czat na stronie", "livechat"),  # made by `opiekun demo`, not on the first /chat-demo/ visit
+        ("SMS (SMSAPI)", "sms"),  # the phone day's text conversation (telephony/demo.py)
     }
     assert all(i.team is not None for i in Inbox.objects.filter(shop=demo))
     # The demo's e-mails came through the real parser and pipeline: raw mail kept, replies threaded
