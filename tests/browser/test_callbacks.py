@@ -97,3 +97,20 @@ def test_sms_case_counts_segments_while_typing(server, new_page, login):
             py.segments,
             py.remaining,
         ), text
+
+
+def test_customer_page_shows_the_phone_panel_and_call_timeline(server, new_page, login):
+    page = login(new_page(), "piotr")
+    page.goto(f"{server.url}/callbacks/?view=overdue")
+    page.locator("#callbacks-table tr.callback-row", has_text="+48601555204").locator(
+        "a[href^='/contacts/']"
+    ).click()
+    expect(page.locator("#phone-panel")).to_contain_text("+48601555204")
+    expect(page.locator("#phone-panel")).to_contain_text("Callback due by")
+    timeline = page.locator(".timeline")
+    expect(timeline).to_contain_text("Missed call from +48601555204")
+    expect(timeline).to_contain_text("Callback overdue: escalated to")
+    page.locator("button[lang=pl]").click()
+    expect(page.locator(".timeline")).to_contain_text("Nieodebrane połączenie od +48601555204")
+    expect(page.locator("#nav-callbacks")).to_contain_text("Oddzwonienia")
+    screenshot(page, "desk-contact-phone.png")
