@@ -3,8 +3,10 @@ nobody clicking; a merged customer's orders move to the survivor.
 
 Subscribed to MessageCreated (after commit). Only inbound, public messages of a case that has no order
 yet are read, and only in shops with a connector (remembered per process for a minute), so mail
-ingest of shops without a shop platform pays nothing. The contact form's "order number" field is
-stored on the case directly (Conversation.order_ref) and the panel matches it the same way.
+ingest of shops without a shop platform pays nothing. The inbound paths put the text on the event:
+a message that mentions no order number costs no query (a chat line at 200 a second). The contact
+form's "order number" field is stored on the case directly (Conversation.order_ref) and the panel
+matches it the same way.
 """
 
 from __future__ import annotations
@@ -50,22 +52,34 @@ def link_mentioned_order(event: MessageCreated) -> None:
         or not shop_has_connector(event.shop_id)
     ):
         return
-    message = (
-        Message.objects.filter(pk=event.message_id, shop_id=event.shop_id)
-        .select_related("conversation")
-        .first()
-    )
-    if message is None or message.conversation.order_ref:
+    conversation: Conversation | None = None
+    if event.text is None or event.order_ref is None:  # the publisher did not say: read it
+        message = (
+            Message.objects.filter(pk=event.message_id, shop_id=event.shop_id)
+            .select_related("conversation")
+            .first()
+        )
+        if message is None:
+            return
+        conversation = message.conversation
+        subject, text, order_ref = conversation.subject, message.text, conversation.order_ref
+    else:  # the usual case on the inbound paths: no query unless a number is mentioned
+        subject, text, order_ref = event.subject or "", event.text, event.order_ref
+    if order_ref:
         return
-    candidates = order_number_candidates(f"{message.conversation.subject}\n{message.text}")
+    candidates = order_number_candidates(f"{subject}\n{text}")
     if not candidates:
         return
     orders = orders_by_number(shop_id=event.shop_id, numbers=candidates)
-    contact_id = message.conversation.contact_id
+    if not orders:
+        return
+    if conversation is None:
+        conversation = Conversation.objects.filter(pk=event.conversation_id, shop_id=event.shop_id).first()
+        if conversation is None or conversation.order_ref:
+            return
     # The customer's own order first; another customer's number is still linked (they may ask for a gift).
-    orders.sort(key=lambda o: o.contact_id != contact_id)
-    if orders:
-        conversation_link_order(conversation=message.conversation, order_ref=orders[0].number, actor=None)
+    orders.sort(key=lambda o: o.contact_id != conversation.contact_id)
+    conversation_link_order(conversation=conversation, order_ref=orders[0].number, actor=None)
 
 
 def orders_follow_merges(event: ContactChanged) -> None:

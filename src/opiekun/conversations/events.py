@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from opiekun.core.events import DomainEvent
 
@@ -23,6 +23,12 @@ class MessageCreated(DomainEvent):
     direction: str
     is_internal: bool
     number: int = 0  # the case number when the publisher had it at hand (spares subscribers a lookup)
+    # What the inbound paths have in memory anyway, so a subscriber reading the words (an order number
+    # mentioned in a chat line) needs no query per message; None when the publisher did not say.
+    # Kept in the process: never in frames, never in repr (logs).
+    text: str | None = field(default=None, repr=False)
+    subject: str | None = field(default=None, repr=False)
+    order_ref: str | None = None  # the case's linked order ("" none), as the message was stored
 
 
 @dataclass(frozen=True)

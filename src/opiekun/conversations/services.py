@@ -253,6 +253,9 @@ def _announce_message(message: Message, record: InboundRecord) -> None:
             direction=record.direction,
             is_internal=False,
             number=record.conversation.number or 0,
+            text=message.text,
+            subject=record.conversation.subject,
+            order_ref=record.conversation.order_ref or "",
         )
     )
 

@@ -102,6 +102,33 @@ def test_an_order_number_in_a_message_links_the_case_automatically(
     assert other.conversation.order_ref == ""  # no such order: nothing linked
 
 
+def test_a_message_mentioning_no_order_costs_no_query_and_one_without_text_on_its_event_is_read(
+    jan_order, inbox, django_assert_num_queries
+):
+    from opiekun.commerce.links import link_mentioned_order
+    from opiekun.conversations.events import MessageCreated
+
+    result = inbound(inbox, "Dzień dobry, czy macie sofy w kolorze zielonym?")
+    said = dict(
+        shop_id=inbox.shop_id,
+        conversation_id=result.conversation.pk,
+        message_id=result.message.pk,
+        direction=result.message.direction,
+        is_internal=False,
+    )
+    link_mentioned_order(
+        MessageCreated(**said, text="jeszcze jedno: zamówienie 727", subject="", order_ref="")
+    )
+    result.conversation.refresh_from_db()
+    assert result.conversation.order_ref == "727"  # the text on the event is what is read
+    result.conversation.order_ref = ""
+    result.conversation.save(update_fields=["order_ref"])
+    with django_assert_num_queries(0):
+        link_mentioned_order(MessageCreated(**said, text="a zielone?", subject="Sofa", order_ref=""))
+    with django_assert_num_queries(1):  # no text on the event: the message is read, no number in it
+        link_mentioned_order(MessageCreated(**said))
+
+
 def test_order_events_read_as_sentences_on_the_contact_page(desk, jan_order):
     page = desk.get(f"/contacts/{jan_order.contact_id}/").content.decode()
     assert "Order 727 placed · 263.99 PLN" in page
