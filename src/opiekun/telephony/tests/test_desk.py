@@ -156,3 +156,26 @@ def test_panel_offers_call_and_text_on_the_case_and_the_customer_page(shop, agen
     )
     page = client.get(f"/contacts/{conversation.contact.pk}/").content.decode()
     assert 'data-action="call"' in page and 'data-action="sms-after-call"' not in page
+
+
+def test_a_voicemail_can_be_heard_from_the_callbacks_view(shop, agent):
+    callback = _open_callback(shop)
+    now = clock.now()
+    call = Call.objects.create(
+        shop=shop,
+        provider="generic",
+        provider_call_id="vm-1",
+        state="voicemail",
+        customer_number=callback.number,
+        started_at=now,
+        created_at=now,
+        updated_at=now,
+        callback=callback,
+    )
+    services.call_recording_store(call=call, content=b"ID3 fake audio")
+    client = Client()
+    client.force_login(agent.user)
+    page = client.get("/callbacks/?view=overdue").content.decode()
+    url = f"/attachments/{call.recording_id}/"
+    assert f'src="{url}"' in page
+    assert client.get(url).status_code == 200
