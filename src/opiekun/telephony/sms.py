@@ -317,6 +317,7 @@ class SmsapiSource:
     SMSAPI does not sign its callbacks: the address carries the endpoint's secret (`?s=...`), checked here."""
 
     name = "smsapi"
+    methods = ("GET", "POST")  # delivery reports come as GET with their fields in the query string
 
     def verify(self, incoming: Incoming) -> Accepted:
         from urllib.parse import parse_qs, urlsplit

@@ -84,8 +84,14 @@ class TwilioVoiceSource(VoiceSource):
 
 class ZadarmaSource(VoiceSource):
     name = "zadarma"
+    methods = ("GET", "POST")  # GET: Zadarma checks the address with ?zd_echo= before it sends anything
 
     def verify(self, incoming: Incoming) -> Accepted:
+        if incoming.method == "GET":
+            echo = (incoming.form.get("zd_echo") or [""])[0]
+            if not echo:
+                raise Rejected(405, "GET is only for Zadarma's address check (zd_echo)")
+            return Accepted(key="zd_echo", store=False, answer=echo[:64].encode(), content_type="text/plain")
         given = incoming.headers.get("Signature", "")
         if not given:
             raise Rejected(401, "missing Signature")

@@ -49,6 +49,8 @@ class Rejected(Exception):
 
 class Source(Protocol):
     name: str
+    # Optional: `methods = ("GET", "POST")` for a provider that calls with GET (the query string is then
+    # the body and the form); POST only when absent.
 
     def verify(self, incoming: Incoming) -> Accepted:
         """Check the signature and the shape; pure (no database). Raises `Rejected`."""

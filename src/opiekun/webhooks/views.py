@@ -3,6 +3,7 @@
 Kept on the WSGI fast path: no session, no template, one remembered endpoint lookup, one (shared)
 commit. 404 for an unknown or inactive token, the source's status (401 signature, 400 shape) with a
 reason for a refused request, 413 over MAX_BODY, 503 when storing failed (the platform retries).
+POST only, unless the source names other `methods` (GET: the query string is the body).
 """
 
 from __future__ import annotations
@@ -29,32 +30,39 @@ _noted: dict[int, float] = {}
 
 @csrf_exempt
 def receive(request: HttpRequest, token: str) -> HttpResponse:
-    if request.method != "POST":
-        return JsonResponse({"error": "POST only"}, status=405)
     target = selectors.target_for_token(token)
     if target is None or target.source not in sources:
         return JsonResponse({"error": "unknown endpoint"}, status=404)
+    source = sources.get(target.source)
+    methods = tuple(getattr(source, "methods", ("POST",)))
+    if request.method not in methods:
+        return JsonResponse({"error": f"{' or '.join(methods)} only"}, status=405)
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         length = 0
     if length > MAX_BODY:
         return JsonResponse({"error": f"body over {MAX_BODY} bytes"}, status=413)
-    body = request.body
+    form: dict[str, list[str]] = {}
+    if request.method == "GET":
+        # A provider calling with GET (SMSAPI's delivery reports, Zadarma's address check) sends its data
+        # in the query string: it is stored as the body, so processing reads both ways alike.
+        body = request.META.get("QUERY_STRING", "").encode("latin-1", "replace")[: MAX_BODY + 1]
+        form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+    else:
+        body = request.body
+        if request.content_type == "application/x-www-form-urlencoded":
+            form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
     if len(body) > MAX_BODY:
         return JsonResponse({"error": f"body over {MAX_BODY} bytes"}, status=413)
-    form: dict[str, list[str]] = {}
-    if request.content_type == "application/x-www-form-urlencoded":
-        form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
     incoming = Incoming(
         url=request.build_absolute_uri(),
-        method=request.method,
+        method=request.method or "POST",
         headers=request.headers,
         body=body,
         form=form,
         secret=target.secret,
     )
-    source = sources.get(target.source)
     try:
         accepted = source.verify(incoming)
     except Rejected as refusal:

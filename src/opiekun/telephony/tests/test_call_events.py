@@ -262,6 +262,13 @@ def test_zadarma_signature_scheme_and_rejections(zadarma_line):
     assert Delivery.objects.count() == 0
 
 
+def test_zadarma_address_check_is_echoed_and_stores_nothing(zadarma_line, client):
+    answer = client.get(zadarma_line.endpoint.url_path, {"zd_echo": "f3a9c2"})
+    assert (answer.status_code, answer.content, answer["Content-Type"]) == (200, b"f3a9c2", "text/plain")
+    assert client.get(zadarma_line.endpoint.url_path).status_code == 405
+    assert Delivery.objects.count() == 0
+
+
 def test_zadarma_answered_call_correlated_by_pbx_call_id(shop, zadarma_line):
     agent = AgentFactory(shop=shop, phone_extension="101")
     for form in reversed(_zadarma_events(answered=True)):

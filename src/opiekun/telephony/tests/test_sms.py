@@ -77,6 +77,20 @@ def test_smsapi_send_with_bearer_token_and_delivery_report_url(smsapi_line, case
     assert message.delivery_status == "delivered"
 
 
+def test_smsapi_delivery_report_by_get_moves_the_message_on(smsapi_line, case, agent, standin, client):
+    message = sms.sms_send(conversation=case, agent=agent, text="Paczka wyszła dziś.")
+    assert delivery.deliver(message.pk).ok
+    message.refresh_from_db()
+    secret = smsapi_line.endpoint.signing_secret
+    report = {"MsgId": message.provider_id, "status": "404", "status_name": "DELIVERED", "idx": message.pk}
+    assert client.get(smsapi_line.endpoint.url_path, {**report, "s": "wrong"}).status_code == 401
+    answer = client.get(smsapi_line.endpoint.url_path, {**report, "s": secret})
+    assert (answer.status_code, answer.content) == (200, b"OK")
+    process()
+    message.refresh_from_db()
+    assert message.delivery_status == "delivered"
+
+
 def test_smsapi_outage_is_retried_then_failed_with_the_reason(smsapi_line, case, agent, standin):
     standin.fail_next(10, 503)
     message = sms.sms_send(conversation=case, agent=agent, text="Test")

@@ -113,10 +113,10 @@ def test_malformed_json_is_a_400_with_the_reason_never_a_500(endpoint):
 
 def test_an_unknown_or_switched_off_endpoint_answers_404(endpoint, client):
     assert client.post("/hooks/not-a-token/", b"{}", content_type="application/json").status_code == 404
+    assert client.get(endpoint.url_path).status_code == 405  # this source takes POST only
     services.endpoint_set_active(endpoint=endpoint, active=False)
     selectors.forget_tokens()
     assert post(endpoint, {"id": 1}).status_code == 404
-    assert client.get(endpoint.url_path).status_code == 405
     assert not Delivery.objects.exists()
 
 
@@ -227,3 +227,36 @@ def test_concurrent_deliveries_share_commits_and_replays_are_stored_once(shop, s
     first_times = [key for key, duplicate in outcomes if not duplicate]
     assert sorted(first_times) == sorted(str(k) for k in range(120))  # each key reported new exactly once
     assert sum(batches) == 400 and max(batches) > 1  # commits were shared
+
+
+class QueryCallback:
+    """A provider that calls with GET and a secret in the query (as SMSAPI's delivery reports do)."""
+
+    name = "test-query-callback"
+    methods = ("GET", "POST")
+
+    def verify(self, incoming: Incoming) -> Accepted:
+        if incoming.form.get("s", [""])[0] != incoming.secret:
+            raise Rejected(401, "wrong callback secret")
+        if "echo" in incoming.form:
+            return Accepted(key="echo", store=False, answer=incoming.form["echo"][0].encode())
+        return Accepted(key=incoming.form["MsgId"][0], answer=b"OK")
+
+    def process(self, endpoint: Endpoint, deliveries: list[Delivery]) -> None:
+        pass
+
+
+sources.register(QueryCallback.name, QueryCallback())
+
+
+def test_a_source_that_accepts_get_gets_its_query_string_as_the_body(shop, source, client):
+    endpoint = services.endpoint_create(shop=shop, source=QueryCallback.name, secret="k3y")
+    response = client.get(endpoint.url_path, {"s": "k3y", "MsgId": "A1", "status": "403"})
+    assert (response.status_code, response.content) == (200, b"OK")
+    stored = Delivery.objects.get()
+    assert stored.key == "A1" and bytes(stored.body) == b"s=k3y&MsgId=A1&status=403"
+    echo = client.get(endpoint.url_path, {"s": "k3y", "echo": "zd-42"})
+    assert (echo.status_code, echo.content) == (200, b"zd-42")
+    assert client.get(endpoint.url_path, {"s": "nope", "MsgId": "A2"}).status_code == 401
+    assert Delivery.objects.count() == 1
+    assert client.put(endpoint.url_path).status_code == 405
