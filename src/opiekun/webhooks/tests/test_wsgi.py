@@ -48,6 +48,7 @@ def test_a_webhook_is_answered_without_the_sites_middleware_and_stored(shop, sou
     status, headers, answer = call(endpoint.url_path, body, **{"X-Test-Signature": signature})
     assert status.startswith("200") and json.loads(answer) == {"ok": True, "duplicate": False}
     assert "Set-Cookie" not in headers and "X-Frame-Options" not in headers  # no session, no site middleware
+    assert headers["Content-Length"] == str(len(answer))  # kept alive for the next delivery, not chunked
     assert Delivery.objects.filter(endpoint=endpoint, key="9").exists()
     status, _headers, _answer = call(endpoint.url_path, body, **{"X-Test-Signature": "forged"})
     assert status.startswith("401")
