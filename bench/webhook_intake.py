@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> dict:  # type: ignore[type-arg]
     parser.add_argument("--replays", type=float, default=0.10)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4, help="granian blocking threads per worker")
+    parser.add_argument("--threads", type=int, default=6, help="granian blocking threads per worker")
     parser.add_argument("--data-dir", help="installation to use (default: a fresh temporary one)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary data folder")
     parser.add_argument(
