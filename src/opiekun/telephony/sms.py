@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import hmac
 import re
 from dataclasses import replace
 from typing import Any
@@ -35,6 +34,7 @@ from opiekun.inboxes.base import OutboundMessage
 from opiekun.inboxes.drivers.sms.driver import SmsDriver
 from opiekun.inboxes.services import inbox_create
 from opiekun.shops.models import Shop
+from opiekun.webhooks import signatures
 from opiekun.webhooks.models import Delivery, Endpoint
 from opiekun.webhooks.registry import Accepted, Incoming, Rejected
 
@@ -267,14 +267,10 @@ class TwilioSmsSource:
     name = "twilio-sms"
 
     def verify(self, incoming: Incoming) -> Accepted:
-        given = incoming.headers.get("X-Twilio-Signature", "")
-        if not given:
-            raise Rejected(401, "missing X-Twilio-Signature")
+        given = signatures.required_header(incoming, "X-Twilio-Signature")
         form = dict(incoming.form or twilio.form_of(incoming.body))
-        if not hmac.compare_digest(
-            given.encode(), twilio.signature(incoming.url, form, incoming.secret).encode()
-        ):
-            raise Rejected(401, "signature mismatch")
+        expected = twilio.signature(incoming.url, form, incoming.secret)
+        signatures.must_match(given, expected, secret=incoming.secret)
         sid = _one(form, "MessageSid") or _one(form, "SmsSid")
         if not sid:
             raise Rejected(400, "MessageSid is missing")
@@ -325,8 +321,7 @@ class SmsapiSource:
         given = (parse_qs(urlsplit(incoming.url).query).get("s") or [""])[0]
         if not given:
             raise Rejected(401, "missing the callback secret (?s=)")
-        if not hmac.compare_digest(given.encode(), incoming.secret.encode()):
-            raise Rejected(401, "wrong callback secret")
+        signatures.must_match(given, incoming.secret, what="callback secret")
         form = dict(incoming.form or twilio.form_of(incoming.body))
         if _one(form, "MsgId"):
             ids, statuses = _one(form, "MsgId"), _one(form, "status")

@@ -5,10 +5,10 @@ One source per provider and purpose; `register_all` is the one place they are li
 
 from __future__ import annotations
 
-import hmac
 import logging
 from collections.abc import Mapping
 
+from opiekun.webhooks import signatures
 from opiekun.webhooks.models import Delivery, Endpoint
 from opiekun.webhooks.registry import Accepted, Incoming, Rejected, sources
 
@@ -66,13 +66,10 @@ class TwilioVoiceSource(VoiceSource):
     name = "twilio-voice"
 
     def verify(self, incoming: Incoming) -> Accepted:
-        given = incoming.headers.get("X-Twilio-Signature", "")
-        if not given:
-            raise Rejected(401, "missing X-Twilio-Signature")
+        given = signatures.required_header(incoming, "X-Twilio-Signature")
         form = _form_required(incoming)
         expected = twilio.signature(incoming.url, form, incoming.secret)
-        if not hmac.compare_digest(given.encode(), expected.encode()):
-            raise Rejected(401, "signature mismatch")
+        signatures.must_match(given, expected, secret=incoming.secret)
         if not (form.get("CallSid") or [""])[0]:
             raise Rejected(400, "CallSid is missing")
         status = (form.get("CallStatus") or form.get("RecordingStatus") or [""])[0]
@@ -92,15 +89,12 @@ class ZadarmaSource(VoiceSource):
             if not echo:
                 raise Rejected(405, "GET is only for Zadarma's address check (zd_echo)")
             return Accepted(key="zd_echo", store=False, answer=echo[:64].encode(), content_type="text/plain")
-        given = incoming.headers.get("Signature", "")
-        if not given:
-            raise Rejected(401, "missing Signature")
+        given = signatures.required_header(incoming, "Signature")
         form = _form_required(incoming)
         event = (form.get("event") or [""])[0]
         if event not in zadarma.SIGNED_FIELDS:
             raise Rejected(400, f"unknown event {event!r}")
-        if not hmac.compare_digest(given.encode(), zadarma.signature(form, incoming.secret).encode()):
-            raise Rejected(401, "signature mismatch")
+        signatures.must_match(given, zadarma.signature(form, incoming.secret), secret=incoming.secret)
         if not (form.get("pbx_call_id") or [""])[0]:
             raise Rejected(400, "pbx_call_id is missing")
         return Accepted(key=zadarma.delivery_key(form), topic=event.lower())
@@ -117,13 +111,10 @@ class GenericVoiceSource(VoiceSource):
     name = "generic-voice"
 
     def verify(self, incoming: Incoming) -> Accepted:
-        given = incoming.headers.get(generic.HEADER, "")
-        if not given:
-            raise Rejected(401, f"missing {generic.HEADER}")
-        if not hmac.compare_digest(
-            given.encode(), generic.signature(incoming.body, incoming.secret).encode()
-        ):
-            raise Rejected(401, "signature mismatch")
+        given = signatures.required_header(incoming, generic.HEADER)
+        signatures.must_match(
+            given, generic.signature(incoming.body, incoming.secret), secret=incoming.secret
+        )
         try:
             payload = generic.parse(incoming.body)
         except ValueError as exc:

@@ -37,10 +37,11 @@ def hmac_of(
     return base64.b64encode(digest).decode() if encoding == "base64" else digest.hex()
 
 
-def must_match(given: str, expected: str, *, what: str = "signature") -> None:
+def must_match(given: str, expected: str, *, what: str = "signature", secret: str | None = None) -> None:
     """401 "<what> mismatch" unless the two are equal, compared in constant time; never passes on an
-    empty expectation (an endpoint without a secret accepts nothing)."""
-    if not expected:
+    empty expectation, nor when the `secret` the expectation was computed with is empty (an endpoint
+    without a secret accepts nothing — a signature made with an empty key proves nothing)."""
+    if not expected or secret == "":
         raise Rejected(401, "no signing secret configured")
     if not hmac.compare_digest(given.strip().encode(), expected.encode()):
         raise Rejected(401, f"{what} mismatch")

@@ -77,11 +77,14 @@ def test_the_worker_thread_processes_what_arrives_and_stops_cleanly(shop, source
     import time
 
     endpoint = services.endpoint_create(shop=shop, source=source.name, secret="x")
+    # Stored before the thread starts: the test database is SQLite's shared-cache memory database,
+    # where a write racing the thread's read is refused at once (no busy timeout) and the thread would
+    # back off as if the database were away.
+    arrive(endpoint, "live-1", "live-2")
     worker = processing.processor_service()
     worker.start()
     try:
-        arrive(endpoint, "live-1", "live-2")
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 20
         while Delivery.objects.filter(processed_at__isnull=True).exists() and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:

@@ -36,6 +36,9 @@ def test_signature_checks_refuse_with_reasons():
     assert refusal(signatures.must_match, "", "") == (401, "no signing secret configured")
     assert refusal(signatures.hmac_of, "", b"body") == (401, "no signing secret configured")
     assert refusal(signatures.must_match, "a", "b", what="secret") == (401, "secret mismatch")
+    # a signature computed with an empty key proves nothing
+    assert refusal(signatures.must_match, "abc", "abc", secret="") == (401, "no signing secret configured")
+    signatures.must_match("abc", "abc", secret="k")
     signatures.must_match(" abc", "abc")
 
 
