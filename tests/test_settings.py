@@ -93,7 +93,7 @@ def test_defaults_are_a_laptop_install_on_sqlite(tmp_path):
     shown = show(tmp_path)
     assert shown["data_dir"] == str(tmp_path / "var")
     assert (shown["host"], shown["port"], shown["public_url"]) == ("127.0.0.1", 8000, "http://127.0.0.1:8000")
-    assert shown["engine"] == "django.db.backends.sqlite3" and shown["debug"] is False
+    assert shown["engine"] == "opiekun.core.sqlite" and shown["debug"] is False
     assert (
         shown["layer"] == "opiekun.realtime.layers.InMemoryChannelLayer"
         and shown["huey"] == "huey.SqliteHuey"

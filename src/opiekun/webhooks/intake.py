@@ -10,15 +10,8 @@ commit; under load a commit serves many. Nothing waits on a timer. Replays are c
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
-import tempfile
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 from django.db import connection
@@ -112,39 +105,9 @@ def insert_deliveries(arrivals: list[Arrival]) -> set[tuple[int, str]]:
         f" received_at, attempts, error) VALUES {', '.join([row] * len(arrivals))}"
         f" ON CONFLICT (endpoint_id, {quote('key')}) DO NOTHING RETURNING endpoint_id, {quote('key')}"
     )
-    with _writers_in_line(), durable_atomic(), connection.cursor() as cursor:
+    with durable_atomic(), connection.cursor() as cursor:
         cursor.execute(sql, params)
         return {(int(e), str(k)) for e, k in cursor.fetchall()}
-
-
-@contextmanager
-def _writers_in_line() -> Iterator[None]:
-    """On SQLite, the leaders of several server processes queue on a file lock for the one write lock.
-
-    SQLite's own busy handler makes a blocked writer sleep and retry (1, 2, 5 … 100 ms), which under
-    load put tens of milliseconds on a webhook's answer for a lock held a millisecond; a waiter on
-    `flock` is woken the moment the lock is free.
-    """
-    if connection.vendor != "sqlite" or connection.in_atomic_block:
-        yield
-        return
-    with open(_lock_path(), "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-@cache
-def _lock_path() -> Path:
-    name = str(connection.settings_dict["NAME"])
-    if name == ":memory:" or "mode=memory" in name:  # the test database: a lock beside no file
-        return (
-            Path(tempfile.gettempdir())
-            / f"opiekun-{hashlib.sha256(name.encode()).hexdigest()[:12]}.webhooks-lock"
-        )
-    return Path(name + ".webhooks-lock")
 
 
 group = GroupCommit()

@@ -128,7 +128,7 @@ def _database() -> dict:  # type: ignore[type-arg]
     if url:
         return dict(dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True))
     return {
-        "ENGINE": "django.db.backends.sqlite3",
+        "ENGINE": "opiekun.core.sqlite",  # Django's, with writers queued on a file lock
         "NAME": str(DATA_DIR / "opiekun.sqlite3"),
         # Each thread keeps its connection (a fresh one per request, with its PRAGMAs, cost more than the
         # whole remembered inbox page: bench/README.md); PostgreSQL keeps its 60 s too.

@@ -8,7 +8,7 @@ from .base import DATABASES, HUEY
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; argon2 is tested explicitly
 HUEY = {**HUEY, "immediate": True}
 EMAIL_BACKEND = os.environ.get("OPIEKUN_EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
-if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+if "sqlite" in DATABASES["default"]["ENGINE"]:
     DATABASES["default"]["TEST"] = {"NAME": ":memory:"}
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "test"},
