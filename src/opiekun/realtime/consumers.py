@@ -115,6 +115,19 @@ class BoundedSocket(AsyncWebsocketConsumer):
 
     outbox_limit = OUTBOX_LIMIT
 
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' dispatch without its `aclose_old_connections()` before every handler.
+
+        That call is a hop to the one thread all of the process's `database_sync_to_async` calls share,
+        for every frame a socket receives and every layer message it is sent: under the chat's load each
+        visitor frame and each fan-out waited there behind other sockets' queries. Our handlers touch the
+        database only through `database_sync_to_async`, which closes stale connections around each call
+        itself (channels.db.DatabaseSyncToAsync), or through the chat intake's own thread."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     def _setup(self) -> None:
         self.outbox = Outbox(self.outbox_limit)
         self._writer: asyncio.Task[None] | None = None
