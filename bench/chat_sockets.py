@@ -358,6 +358,16 @@ async def run(args: argparse.Namespace) -> dict:  # type: ignore[type-arg]
                 "lost_before_the_desk": len(acked) - len(at_desk),
             }
 
+        if args.trace:  # each measured message: seconds into the run, ms to the ack, ms to the desk
+            with open(args.trace, "w") as trace:
+                for n in range(total):
+                    cid = f"m{n}"
+                    if cid in acked_at:
+                        heard = desk_at.get(id_of[cid])
+                        trace.write(
+                            f"{sent_at[cid] - started:.3f} {(acked_at[cid] - sent_at[cid]) * 1000:.1f}"
+                            f" {(heard - sent_at[cid]) * 1000 if heard else -1:.1f}\n"
+                        )
         replies_ms = [(reply_seen_at[r] - t) * 1000 for r, t in reply_wanted.items() if r in reply_seen_at]
         result = {
             "visitors": args.visitors,
@@ -399,6 +409,7 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=5, help="seconds to wait for the last frames")
     parser.add_argument("--idle", type=int, default=0, help="only hold this many idle visitor sockets")
     parser.add_argument("--processes", type=int, default=1, help="2: two processes on the Redis layer")
+    parser.add_argument("--trace", default="", help="write each message's timings to this file")
     parser.add_argument("--redis", action="store_const", const=2, dest="processes", help="--processes 2")
     args = parser.parse_args()
     if args.idle:

@@ -10,7 +10,7 @@ class CommerceConfig(AppConfig):
         from opiekun.contacts.events import ContactChanged
         from opiekun.conversations import macros
         from opiekun.conversations.events import MessageCreated
-        from opiekun.core.events import subscribe
+        from opiekun.core.events import subscribe, subscribe_many
         from opiekun.webhooks.registry import sources
 
         from . import links, variables
@@ -21,7 +21,7 @@ class CommerceConfig(AppConfig):
         for module in (woocommerce, shopify, baselinker, generic):
             base.platforms.register(module.PLATFORM.name, module.PLATFORM)
             sources.register(module.SOURCE.name, module.SOURCE)
-        subscribe(MessageCreated, links.link_mentioned_order)
+        subscribe_many(MessageCreated, links.link_mentioned_orders)
         subscribe(ContactChanged, links.orders_follow_merges)
         subscribe(OrdersChanged, links.refresh_open_cases)
         macros.variable_providers.register("order", variables.order_variables)

@@ -75,13 +75,17 @@ def access_order(*, shop_id: int, order_id: int) -> Order:
     return order
 
 
-def orders_by_number(*, shop_id: int, numbers: list[str]) -> list[Order]:
-    """Orders of the shop whose number is one of `numbers` (with or without a leading '#')."""
-    wanted = {n.strip() for n in numbers if n.strip()}
-    wanted |= {"#" + n.lstrip("#") for n in wanted} | {n.lstrip("#") for n in wanted}
+def orders_by_numbers(*, shop_id: int, numbers: list[str]) -> dict[str, list[Order]]:
+    """Orders of the shop numbered one of `numbers`, by their number without a leading '#' (newest
+    first): one query for the numbers many messages mention."""
+    wanted = {n.strip().lstrip("#") for n in numbers if n.strip().lstrip("#")}
     if not wanted:
-        return []
-    return list(Order.objects.filter(shop_id=shop_id, number__in=wanted).order_by("-placed_at")[:5])
+        return {}
+    found: dict[str, list[Order]] = {}
+    rows = Order.objects.filter(shop_id=shop_id, number__in=wanted | {"#" + n for n in wanted})
+    for order in rows.order_by("-placed_at"):
+        found.setdefault(order.number.lstrip("#"), []).append(order)
+    return found
 
 
 _CANDIDATE = re.compile(r"(?<![\w/@.-])#?([A-Za-z]{0,6}[-/]?\d[\d-]{2,19})(?![\w@])")

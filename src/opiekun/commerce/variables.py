@@ -16,12 +16,13 @@ from django.utils.formats import date_format
 from opiekun.conversations.models import Conversation
 
 from .models import Order
-from .selectors import orders_by_number
+from .selectors import orders_by_numbers
 
 
 def _order_for(conversation: Conversation) -> Order | None:
     if conversation.order_ref:
-        found = orders_by_number(shop_id=conversation.shop_id, numbers=[conversation.order_ref])
+        numbered = orders_by_numbers(shop_id=conversation.shop_id, numbers=[conversation.order_ref])
+        found = [o for orders in numbered.values() for o in orders]
         found.sort(key=lambda o: o.contact_id != conversation.contact_id)
         return found[0] if found else None
     return (

@@ -19,7 +19,7 @@ from opiekun.agents.services import audit_record
 from opiekun.core import clock
 from opiekun.core.bulk import bulk_insert, execute_arrays
 from opiekun.core.errors import ValidationFailed
-from opiekun.core.events import publish
+from opiekun.core.events import DomainEvent, publish, publish_many
 from opiekun.shops.models import Shop
 
 from .attachments import CheckedFile, attachments_store, attachments_store_many
@@ -244,19 +244,17 @@ def _bump_cases(bumps: list[tuple[int, dt.datetime]]) -> None:
         cursor.executemany(sql, params)
 
 
-def _announce_message(message: Message, record: InboundRecord) -> None:
-    publish(
-        MessageCreated(
-            shop_id=message.shop_id,
-            conversation_id=record.conversation.pk,
-            message_id=message.pk,
-            direction=record.direction,
-            is_internal=False,
-            number=record.conversation.number or 0,
-            text=message.text,
-            subject=record.conversation.subject,
-            order_ref=record.conversation.order_ref or "",
-        )
+def _message_created(message: Message, record: InboundRecord) -> MessageCreated:
+    return MessageCreated(
+        shop_id=message.shop_id,
+        conversation_id=record.conversation.pk,
+        message_id=message.pk,
+        direction=record.direction,
+        is_internal=False,
+        number=record.conversation.number or 0,
+        text=message.text,
+        subject=record.conversation.subject,
+        order_ref=record.conversation.order_ref or "",
     )
 
 
@@ -319,6 +317,7 @@ def messages_record_inbound_many(records: list[InboundRecord]) -> list[Message]:
             for m, r in zip(messages, records, strict=True)
         )
         events = []
+        announced: list[DomainEvent] = []
         shops: dict[int, Shop] = {}
         touched: dict[int, Conversation] = {}
         bumps: list[tuple[int, dt.datetime]] = []
@@ -328,7 +327,7 @@ def messages_record_inbound_many(records: list[InboundRecord]) -> list[Message]:
             at = record.at
             assert at is not None
             if record.opens_conversation:
-                _announce_message(message, record)
+                announced.append(_message_created(message, record))
                 continue
             bumps.append((conversation.pk, at))
             conversation.last_message_at = conversation.updated_at = at
@@ -358,20 +357,21 @@ def messages_record_inbound_many(records: list[InboundRecord]) -> list[Message]:
                     conversation.waiting_since, conversation.sla_due_at = at, _sla_due(shop, at)
                     changes |= {"waiting_since", "sla_due_at"}
             _apply_inbound(conversation, changes)
-            _announce_message(message, record)
+            announced.append(_message_created(message, record))
         _bump_cases(bumps)
         bulk_insert(events)
         for shop_id in {c.shop_id for c in touched.values()}:
             list_version_bump(shop_id=shop_id)
-        for conversation in touched.values():
-            publish(
-                ConversationChanged(
-                    shop_id=conversation.shop_id,
-                    conversation_id=conversation.pk,
-                    what="message",
-                    number=conversation.number or 0,
-                )
+        announced += [
+            ConversationChanged(
+                shop_id=conversation.shop_id,
+                conversation_id=conversation.pk,
+                what="message",
+                number=conversation.number or 0,
             )
+            for conversation in touched.values()
+        ]
+        publish_many(announced)
     return messages
 
 

@@ -27,6 +27,7 @@ class DomainEvent:
 E = TypeVar("E", bound=DomainEvent)
 Handler = Callable[[Any], None]
 _subscribers: dict[type[DomainEvent], list[Handler]] = defaultdict(list)
+_batch_subscribers: dict[type[DomainEvent], list[Handler]] = defaultdict(list)
 
 
 def subscribe(event_type: type[E], handler: Callable[[E], None]) -> None:
@@ -35,16 +36,40 @@ def subscribe(event_type: type[E], handler: Callable[[E], None]) -> None:
         _subscribers[event_type].append(handler)
 
 
-def _dispatch(event: DomainEvent) -> None:
-    for event_type, handlers in list(_subscribers.items()):
-        if isinstance(event, event_type):
+def subscribe_many(event_type: type[E], handler: Callable[[list[E]], None]) -> None:
+    """Register `handler` for lists of `event_type` events published together (one call per batch;
+    a lone `publish` makes a list of one). Idempotent per handler."""
+    if handler not in _batch_subscribers[event_type]:
+        _batch_subscribers[event_type].append(handler)
+
+
+def _call(handler: Handler, what: Any) -> None:
+    try:
+        handler(what)
+    except Exception:
+        log.exception("subscriber %s failed on %s", getattr(handler, "__name__", handler), what)
+
+
+def _dispatch(events: list[DomainEvent]) -> None:
+    for event in events:
+        for event_type, handlers in list(_subscribers.items()):
+            if isinstance(event, event_type):
+                for handler in list(handlers):
+                    _call(handler, event)
+    for event_type, handlers in list(_batch_subscribers.items()):
+        matching = [e for e in events if isinstance(e, event_type)]
+        if matching:
             for handler in list(handlers):
-                try:
-                    handler(event)
-                except Exception:
-                    log.exception("subscriber %s failed on %s", getattr(handler, "__name__", handler), event)
+                _call(handler, matching)
 
 
 def publish(event: DomainEvent) -> None:
     """Deliver `event` to its subscribers after the current transaction commits."""
-    transaction.on_commit(lambda: _dispatch(event), robust=True)
+    transaction.on_commit(lambda: _dispatch([event]), robust=True)
+
+
+def publish_many(events: list[DomainEvent]) -> None:
+    """Deliver `events` (in order) after the current transaction commits, as one batch."""
+    if events:
+        batch = list(events)
+        transaction.on_commit(lambda: _dispatch(batch), robust=True)

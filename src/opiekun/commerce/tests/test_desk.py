@@ -105,7 +105,7 @@ def test_an_order_number_in_a_message_links_the_case_automatically(
 def test_a_message_mentioning_no_order_costs_no_query_and_one_without_text_on_its_event_is_read(
     jan_order, inbox, django_assert_num_queries
 ):
-    from opiekun.commerce.links import link_mentioned_order
+    from opiekun.commerce.links import link_mentioned_orders
     from opiekun.conversations.events import MessageCreated
 
     result = inbound(inbox, "Dzień dobry, czy macie sofy w kolorze zielonym?")
@@ -116,17 +116,17 @@ def test_a_message_mentioning_no_order_costs_no_query_and_one_without_text_on_it
         direction=result.message.direction,
         is_internal=False,
     )
-    link_mentioned_order(
-        MessageCreated(**said, text="jeszcze jedno: zamówienie 727", subject="", order_ref="")
+    link_mentioned_orders(
+        [MessageCreated(**said, text="jeszcze jedno: zamówienie 727", subject="", order_ref="")]
     )
     result.conversation.refresh_from_db()
     assert result.conversation.order_ref == "727"  # the text on the event is what is read
     result.conversation.order_ref = ""
     result.conversation.save(update_fields=["order_ref"])
     with django_assert_num_queries(0):
-        link_mentioned_order(MessageCreated(**said, text="a zielone?", subject="Sofa", order_ref=""))
+        link_mentioned_orders([MessageCreated(**said, text="a zielone?", subject="Sofa", order_ref="")])
     with django_assert_num_queries(1):  # no text on the event: the message is read, no number in it
-        link_mentioned_order(MessageCreated(**said))
+        link_mentioned_orders([MessageCreated(**said)])
 
 
 def test_order_events_read_as_sentences_on_the_contact_page(desk, jan_order):
@@ -256,3 +256,28 @@ def test_a_changed_order_refreshes_desks_showing_the_customers_open_case(
     finally:
         core_events._subscribers[ConversationChanged].remove(seen.append)
     assert [(e.conversation_id, e.what) for e in seen] == [(result.conversation.pk, "orders")]
+
+
+def test_the_order_numbers_of_a_batch_of_messages_are_looked_up_in_one_query(
+    jan_order, inbox, django_assert_num_queries
+):
+    from opiekun.commerce.links import link_mentioned_orders, shop_has_connector
+    from opiekun.conversations.events import MessageCreated
+
+    result = inbound(inbox, "Dzień dobry, czy macie sofy w kolorze zielonym?")
+    assert shop_has_connector(inbox.shop_id)  # remembered for a minute: not part of the count below
+    said = dict(
+        shop_id=inbox.shop_id,
+        conversation_id=result.conversation.pk,
+        message_id=result.message.pk,
+        direction=result.message.direction,
+        is_internal=False,
+        subject="",
+        order_ref="",
+    )
+    batch = [MessageCreated(**said, text=f"Wiadomość {n}: zamówienie 9{n:04d}?") for n in range(30)]
+    with django_assert_num_queries(1):  # thirty mentions, no such orders: one look-up
+        link_mentioned_orders(batch)
+    link_mentioned_orders([*batch, MessageCreated(**said, text="a 727?"), MessageCreated(**said, text="i 727")])
+    result.conversation.refresh_from_db()
+    assert result.conversation.order_ref == "727"
