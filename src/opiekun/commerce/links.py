@@ -1,10 +1,11 @@
 """Keeping orders attached: an order number in a customer's message links the case to that order, with
 nobody clicking; a merged customer's orders move to the survivor.
 
-Subscribed to batches of MessageCreated (after commit; `subscribe_many`). Only inbound, public messages of a case that has no order
-yet are read, and only in shops with a connector (remembered per process for a minute), so mail
-ingest of shops without a shop platform pays nothing. The inbound paths put the text on the event:
-a message that mentions no order number costs no query (a chat line at 200 a second). The contact
+Subscribed to batches of MessageCreated (after commit; `subscribe_many`: one look-up for a batch).
+Only inbound, public messages of a case that has no order yet are read, and only in shops with a
+connector (remembered per process for a minute), so mail ingest of shops without a shop platform pays
+nothing. The inbound paths put the text on the event: a message that mentions no order number costs
+no query (a chat line at 200 a second). The contact
 form's "order number" field is stored on the case directly (Conversation.order_ref) and the panel
 matches it the same way.
 """

@@ -2,7 +2,7 @@
 
 `Shop.list_version` moves on with every change an inbox list or count shows (a new case or message,
 assignment, status, priority, tags, merge, a contact's name or caretaker). The services bump it with
-an atomic F() update inside their own transaction, so the new version and the change commit together.
+an atomic UPDATE inside their own transaction, so the new version and the change commit together.
 Every desk request reads the version with the agent's shop (the query it makes anyway), so anything
 remembered under an older version is never served again, by any process, once the change has
 committed: a per-process cache (locmem) is as correct as a shared one, it only warms separately.
@@ -13,7 +13,7 @@ may then be newer than its version (harmless), never older.
 
 from __future__ import annotations
 
-from django.db.models import F
+from django.db import connection
 
 from opiekun.core.events import DomainEvent
 from opiekun.shops.models import Shop
@@ -25,7 +25,9 @@ def list_version_bump(*, shop_id: int) -> None:
     Call it inside the transaction of the change, so no process can read the new version before the
     change itself is visible.
     """
-    Shop.objects.filter(pk=shop_id).update(list_version=F("list_version") + 1)
+    table = connection.ops.quote_name(Shop._meta.db_table)  # written out: it runs with every stored line
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {table} SET list_version = list_version + 1 WHERE id = %s", [shop_id])
 
 
 def list_version(*, shop_id: int) -> int:

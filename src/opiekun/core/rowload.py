@@ -61,24 +61,38 @@ class JoinedRow:
                 f" LEFT JOIN {quote(join.model._meta.db_table)} t{n}"
                 f" ON t{n}.{quote(join.column)} = t{join.via}.{quote(join.other_column)}"
             )
-        sql += f" WHERE t0.{quote(self.where_column)} = %s"
+        sql += f" WHERE t0.{quote(self.where_column)}"
         return sql, shapes
 
     def _models(self) -> list[type[Model]]:
         return [self.base] + [join.model for join in self.joins]
 
-    def get(self, value: Any, using: str = "default") -> Model | None:
-        """The base object whose `where_column` equals `value`, with every join cached on it, or None."""
+    def _compiled_for(self, using: str) -> tuple[str, list[_Shape]]:
         compiled = self._compiled.get(using)
         if compiled is None:
             compiled = self._compiled[using] = self._compile(using)
-        sql, shapes = compiled
-        connection = connections[using]
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [value])
+        return compiled
+
+    def get(self, value: Any, using: str = "default") -> Model | None:
+        """The base object whose `where_column` equals `value`, with every join cached on it, or None."""
+        sql, shapes = self._compiled_for(using)
+        with connections[using].cursor() as cursor:
+            cursor.execute(sql + " = %s", [value])
             row = cursor.fetchone()
-        if row is None:
-            return None
+        return None if row is None else self._object(row, shapes, using)
+
+    def many(self, values: list[Any], using: str = "default") -> list[Model]:
+        """The base objects whose `where_column` is one of `values` (one query; in no particular order)."""
+        if not values:
+            return []
+        sql, shapes = self._compiled_for(using)
+        with connections[using].cursor() as cursor:
+            cursor.execute(sql + f" IN ({', '.join(['%s'] * len(values))})", list(values))
+            rows = cursor.fetchall()
+        return [self._object(row, shapes, using) for row in rows]
+
+    def _object(self, row: Any, shapes: list[_Shape], using: str) -> Model:
+        connection = connections[using]
         objects: list[Model | None] = []
         start = 0
         for model, shape in zip(self._models(), shapes, strict=True):
@@ -100,7 +114,9 @@ class JoinedRow:
             relation.set_cached_value(owner, obj)
             if join.reverse and obj is not None:
                 relation.field.set_cached_value(obj, owner)
-        return objects[0]
+        base = objects[0]
+        assert base is not None
+        return base
 
 
 @dataclass(frozen=True)

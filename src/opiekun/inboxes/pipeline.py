@@ -35,6 +35,7 @@ from opiekun.shops.models import Shop
 from . import mailthreads
 from .base import BounceReport, InboundMessage
 from .models import Inbox
+from .services import inbox_touch
 
 log = logging.getLogger(__name__)
 
@@ -518,7 +519,7 @@ def store(batch: Batch) -> None:
         records = [_record(ctx, opens=id(ctx) in fresh) for ctx in live]
         stored = conversations.messages_record_inbound_many(records)
         if live:
-            Inbox.objects.filter(pk=batch.inbox.pk).update(last_activity_at=clock.now())
+            inbox_touch({batch.inbox.pk})
         for ctx, message in zip(live, stored, strict=True):
             outcome = CREATED if id(ctx) in fresh else APPENDED
             ctx.result = Result(outcome, ctx.conversation, message, ctx.contact)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from pydantic import ValidationError
 
 from opiekun.agents.models import Team
+from opiekun.core import clock
 from opiekun.core.errors import ValidationFailed
 from opiekun.shops.models import Shop
 
@@ -114,3 +116,26 @@ def inbox_update(
     for key, value in fields.items():
         setattr(inbox, key, value)
     return inbox
+
+
+TOUCH_EVERY = 1.0  # seconds: how fresh an inbox's "last activity" is kept
+_touched: dict[int, float] = {}  # inbox → when this process last wrote its last activity
+
+
+def inbox_touch(inbox_ids: set[int]) -> None:
+    """Something arrived in these inboxes: their last activity is now (written at most once a second
+    per inbox and process — a chat storing lines all the time need not write it with each of them).
+    Call it inside the transaction of what arrived."""
+    moment = time.monotonic()
+    due = sorted(pk for pk in inbox_ids if moment - _touched.get(pk, -TOUCH_EVERY) >= TOUCH_EVERY)
+    if not due:
+        return
+    for pk in due:
+        _touched[pk] = moment
+    field = Inbox._meta.get_field("last_activity_at")
+    table = connection.ops.quote_name(Inbox._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET last_activity_at = %s WHERE id IN ({', '.join(['%s'] * len(due))})",
+            [field.get_db_prep_save(clock.now(), connection), *due],
+        )

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import Q
 from pydantic import ValidationError
 
@@ -15,6 +16,7 @@ from opiekun.agents.models import Agent
 from opiekun.conversations.models import ChannelKind, Conversation, Message, Status
 from opiekun.core import clock
 from opiekun.core.errors import NotFound
+from opiekun.core.rowload import JoinedRow
 from opiekun.inboxes.drivers.livechat.driver import LivechatConfig, within_hours
 from opiekun.inboxes.models import Inbox
 
@@ -219,3 +221,44 @@ def session_is_online(session: ChatSession, at: dt.datetime | None = None) -> bo
 
 def visitor_messages_filter() -> Q:
     return Q(direction=Message.Direction.INBOUND, is_internal=False)
+
+
+# -- the intake's reads, once per batch of visitor messages (SQL written once: the ORM's compiling of
+# these cost more than the database answering them, at hundreds of lines a second) ---------------------
+
+_CASE_ROWS = JoinedRow(Conversation, [])
+
+
+def stored_external_ids(*, inbox_id: int, external_ids: set[str]) -> dict[str, int]:
+    """Which of these external ids the inbox's messages have already (a resend): id of each found."""
+    if not external_ids:
+        return {}
+    quote = connection.ops.quote_name
+    table = quote(Message._meta.db_table)
+    marks = ", ".join(["%s"] * len(external_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT external_id, id FROM {table} WHERE inbox_id = %s AND external_id IN ({marks})",
+            [inbox_id, *external_ids],
+        )
+        return {str(external_id): int(pk) for external_id, pk in cursor.fetchall()}
+
+
+def session_links(*, session_ids: set[int]) -> dict[int, tuple[int | None, int | None]]:
+    """Each session's case and contact as stored now (another thread or process may have moved them)."""
+    if not session_ids:
+        return {}
+    table = connection.ops.quote_name(ChatSession._meta.db_table)
+    marks = ", ".join(["%s"] * len(session_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, conversation_id, contact_id FROM {table} WHERE id IN ({marks})", list(session_ids)
+        )
+        return {
+            int(pk): (conversation_id, contact_id) for pk, conversation_id, contact_id in cursor.fetchall()
+        }
+
+
+def cases_by_id(*, ids: set[int]) -> dict[int, Conversation]:
+    """The cases, as whole rows (`in_bulk` without compiling a query per batch)."""
+    return {case.pk: case for case in _CASE_ROWS.many(list(ids))}  # type: ignore[misc]

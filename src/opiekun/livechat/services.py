@@ -38,8 +38,9 @@ from opiekun.inboxes.drivers.livechat.driver import ALLOWED_TYPES
 from opiekun.inboxes.drivers.livechat.identity import identity_verify
 from opiekun.inboxes.models import Inbox
 from opiekun.inboxes.registry import drivers
-from opiekun.inboxes.services import inbox_for_kind
+from opiekun.inboxes.services import inbox_for_kind, inbox_touch
 
+from . import selectors
 from .events import ChatMessageStored, ChatVisitorChanged
 from .models import AgentPresence, ChatSession
 from .selectors import Widget, agents_present, chat_load
@@ -365,22 +366,24 @@ def chat_messages_store_many(requests: list[ChatMessageRequest]) -> list[StoredM
         else:
             live.append((index, request, client_id, text))
     # Already stored (a resend after a reconnect): answered with the id it has, not counted again.
-    wanted = {f"{r.session.key}:{cid}" for _i, r, cid, _t in live}
-    existing = {m.external_id: m for m in Message.objects.filter(external_id__in=wanted)} if wanted else {}
-    fresh_sessions = {
-        pk: ids
-        for pk, *ids in ChatSession.objects.filter(
-            pk__in={r.session.pk for _i, r, _c, _t in live}
-        ).values_list("pk", "conversation_id", "contact_id")
+    wanted_by_inbox: dict[int, set[str]] = {}
+    for _i, r, cid, _t in live:
+        wanted_by_inbox.setdefault(r.widget.inbox.pk, set()).add(f"{r.session.key}:{cid}")
+    found_ids = {
+        (inbox_id, external_id): pk
+        for inbox_id, wanted in wanted_by_inbox.items()
+        for external_id, pk in selectors.stored_external_ids(inbox_id=inbox_id, external_ids=wanted).items()
     }
+    found_messages = Message.objects.in_bulk(list(found_ids.values())) if found_ids else {}
+    fresh_sessions = selectors.session_links(session_ids={r.session.pk for _i, r, _c, _t in live})
     batch: list[tuple[int, ChatMessageRequest, str, str]] = []
     later: list[tuple[int, ChatMessageRequest, str, str]] = []
     opening: set[int] = set()  # sessions whose first message (opening their case) is in this batch
     seen: set[str] = set()
     for index, request, client_id, text in live:
         session, external_id = request.session, f"{request.session.key}:{client_id}"
-        found = existing.get(external_id)
-        if found is not None and found.inbox_id == request.widget.inbox.pk:
+        found = found_messages.get(found_ids.get((request.widget.inbox.pk, external_id), 0))
+        if found is not None:
             outcomes[index] = StoredMessage(found, duplicate=True)
             continue
         if external_id in seen:
@@ -394,7 +397,7 @@ def chat_messages_store_many(requests: list[ChatMessageRequest]) -> list[StoredM
             outcomes[index] = exc
             continue
         ids = fresh_sessions.get(session.pk)
-        if ids is not None and tuple(ids) != (session.conversation_id, session.contact_id):
+        if ids is not None and ids != (session.conversation_id, session.contact_id):
             session.refresh_from_db(fields=["conversation", "contact"])
         if session.conversation_id is None:
             if session.pk in opening:
@@ -456,11 +459,14 @@ def _append_to_open_chats(
     statement for the cases' counters, the SLA clock and the events) for all of them. A case that is
     not plainly open for this contact (gone, merged, closed, another contact's) and a batch that trips
     the (inbox, external_id) constraint go the pipeline's way. Returns (stored, the rest)."""
-    wanted = {r.session.conversation_id for _i, r, _c, _t in items if r.session.contact_id is not None}
-    wanted.discard(None)
+    wanted = {
+        r.session.conversation_id
+        for _i, r, _c, _t in items
+        if r.session.contact_id is not None and r.session.conversation_id is not None
+    }
     if not wanted:
         return [], items
-    cases = Conversation.objects.filter(pk__in=wanted).in_bulk()
+    cases = selectors.cases_by_id(ids=wanted)
     fast: list[tuple[tuple[int, ChatMessageRequest, str, str], Conversation]] = []
     rest = []
     for item in items:
@@ -507,7 +513,7 @@ def _append_to_open_chats(
         with transaction.atomic():
             messages = conversations.messages_record_inbound_many(records)
             inbox_ids = {request.widget.inbox.pk for (_i, request, _c, _t), _case in fast}
-            Inbox.objects.filter(pk__in=inbox_ids).update(last_activity_at=clock.now())
+            inbox_touch(inbox_ids)
     except IntegrityError:  # stored meanwhile by another process: the pipeline answers "duplicate"
         return [], items
     stored = []

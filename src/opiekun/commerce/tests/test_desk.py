@@ -278,6 +278,8 @@ def test_the_order_numbers_of_a_batch_of_messages_are_looked_up_in_one_query(
     batch = [MessageCreated(**said, text=f"Wiadomość {n}: zamówienie 9{n:04d}?") for n in range(30)]
     with django_assert_num_queries(1):  # thirty mentions, no such orders: one look-up
         link_mentioned_orders(batch)
-    link_mentioned_orders([*batch, MessageCreated(**said, text="a 727?"), MessageCreated(**said, text="i 727")])
+    link_mentioned_orders(
+        [*batch, MessageCreated(**said, text="a 727?"), MessageCreated(**said, text="i 727")]
+    )
     result.conversation.refresh_from_db()
     assert result.conversation.order_ref == "727"

@@ -21,7 +21,11 @@ def database(tmp_path: Path, django_db_blocker):  # type: ignore[no-untyped-def]
         **connections["default"].settings_dict,
         "ENGINE": "opiekun.core.sqlite",
         "NAME": str(tmp_path / "writers.sqlite3"),
-        "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 0, "init_command": "PRAGMA journal_mode=WAL;"},
+        "OPTIONS": {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 0,
+            "init_command": "PRAGMA journal_mode=WAL;",
+        },
         "CONN_MAX_AGE": 0,
         "TEST": {},
     }
