@@ -6,13 +6,16 @@ would fail at once with "database is locked"; with it, the writer waits for the 
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
 from django.db import connections, transaction
 
-from opiekun.core.sqlite.base import DatabaseWrapper
+from opiekun.core.sqlite.base import Checkpointer, DatabaseWrapper, checkpointer
 
 
 @pytest.fixture
@@ -118,3 +121,44 @@ def test_the_lock_is_let_go_after_a_rollback_and_a_close(database, ending):
 def test_in_memory_databases_take_no_lock(database):
     wrapper = DatabaseWrapper({**connections["default"].settings_dict, "NAME": ":memory:"}, "writers_mem")
     assert wrapper._writers_lock_path() is None
+
+
+def test_connections_leave_checkpoints_to_the_checkpointer_thread(database, tmp_path):
+    wrapper = database("writers_a")
+    with wrapper.cursor() as cursor:
+        cursor.execute("PRAGMA wal_autocheckpoint")
+        assert cursor.fetchone()[0] == 0  # no COMMIT copies the log back (and waits on the disk)
+    worker = checkpointer(str(tmp_path / "writers.sqlite3"))
+    assert worker._thread is not None and worker._thread.is_alive()  # started with the connection
+
+
+def test_the_checkpointer_copies_the_log_back_into_the_database_file(tmp_path):
+    path = tmp_path / "log.sqlite3"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA wal_autocheckpoint=0")
+    db.execute("CREATE TABLE t (x TEXT)")
+    for n in range(200):
+        db.execute("INSERT INTO t VALUES (?)", [str(n) * 50])
+
+    def rows_in_the_file_alone() -> int:
+        """What the database file holds without its log (a copy of the file, the -wal left behind)."""
+        copy = tmp_path / "copy.sqlite3"
+        shutil.copyfile(path, copy)
+        alone = sqlite3.connect(copy)
+        try:
+            return alone.execute("SELECT count(*) FROM t").fetchone()[0]
+        except sqlite3.OperationalError:  # not even the table yet
+            return 0
+        finally:
+            alone.close()
+            copy.unlink()
+
+    assert rows_in_the_file_alone() == 0  # all of it is still in the log
+    worker = Checkpointer(str(path), every=0.01)
+    worker.note_commit()
+    deadline = time.monotonic() + 10
+    while worker.checkpoints == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert rows_in_the_file_alone() == 200
+    db.close()
