@@ -389,3 +389,19 @@ def test_scaled_topology_web_and_worker_processes_share_redis(install, smtp, red
             results.append((process.returncode, output))
     for code, output in results:
         assert code == 0 and "Traceback" not in output, output
+
+
+def test_the_server_takes_its_loaded_application_out_of_the_collectors_view():
+    import gc
+
+    from opiekun.core.management.commands.run import settle_the_heap
+
+    try:
+        settle_the_heap()
+        # The application and everything imported so far: never walked by a full collection again.
+        assert gc.get_freeze_count() > 50_000
+        from opiekun.config.asgi import application
+
+        assert not gc.is_tracked(application) or application not in gc.get_objects(generation=2)
+    finally:
+        gc.unfreeze()
