@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import random
@@ -283,6 +284,20 @@ async def run(args: argparse.Namespace) -> dict:  # type: ignore[type-arg]
                 errors.append(str(welcome))
             sockets.append(ws)
         connect_s = time.perf_counter() - started
+        # This client holds a thousand sockets too: what it has built so far lives to the end, and a
+        # full collection of it (its own pause, not the server's) would be timed as the server's delay.
+        gc.collect()
+        gc.freeze()
+        client_pauses: list[float] = []
+        gc_started = [0.0]
+
+        def on_gc(phase: str, info: dict) -> None:  # type: ignore[type-arg]
+            if phase == "start":
+                gc_started[0] = time.perf_counter()
+            else:
+                client_pauses.append((time.perf_counter() - gc_started[0]) * 1000)
+
+        gc.callbacks.append(on_gc)
         memory = servers.rss_mb()
         if args.idle:
             return {
@@ -383,6 +398,7 @@ async def run(args: argparse.Namespace) -> dict:  # type: ignore[type-arg]
             "answers_not_shown": len(reply_wanted) - len(replies_ms),
             "desk_closed": desk_closed,
             "errors": len(errors),
+            "bench_client_gc_pause_ms_max": round(max(client_pauses, default=0.0), 1),
             "connect_seconds": round(connect_s, 2),
             "server_rss_mb": memory,
             "load_average_start": load_start,

@@ -396,8 +396,10 @@ def test_the_server_takes_its_loaded_application_out_of_the_collectors_view():
 
     from opiekun.core.management.commands.run import settle_the_heap
 
+    thresholds = gc.get_threshold()
     try:
         settle_the_heap()
+        assert gc.get_threshold()[2] == 100  # full collections ten times rarer than Python's default
         # The application and everything imported so far: never walked by a full collection again.
         assert gc.get_freeze_count() > 50_000
         from opiekun.config.asgi import application
@@ -405,3 +407,4 @@ def test_the_server_takes_its_loaded_application_out_of_the_collectors_view():
         assert not gc.is_tracked(application) or application not in gc.get_objects(generation=2)
     finally:
         gc.unfreeze()
+        gc.set_threshold(*thresholds)

@@ -51,11 +51,12 @@ class _LoopState:
         # Sends from other threads gather here and reach the loop in one wake-up: a committer thread
         # storing 200 chat lines a second made ~9 sends per line, and a call_soon_threadsafe each (a
         # write to the loop's self-pipe, and a turn of the loop) cost more than the sends themselves.
-        self.incoming: deque[tuple[str, dict[str, Any]]] = deque()
+        # Items are (group, message) to send, or (None, (fn, args)) to call — in the order handed over.
+        self.incoming: deque[tuple[str | None, Any]] = deque()
         self.incoming_lock = threading.Lock()
         self.incoming_armed = False
 
-    def hand_over(self, group: str, message: dict[str, Any]) -> bool:
+    def hand_over(self, group: str | None, message: Any) -> bool:
         """From another thread: queue for the loop; True when the caller must wake the loop."""
         with self.incoming_lock:
             self.incoming.append((group, message))
@@ -71,7 +72,14 @@ class _LoopState:
             self.incoming.clear()
             self.incoming_armed = False
         for group, message in items:
-            self.put(group, message)
+            if group is not None:
+                self.put(group, message)
+                continue
+            fn, args = message
+            try:
+                fn(*args)
+            except Exception:
+                log.exception("realtime callback %s failed", getattr(fn, "__name__", fn))
 
     def put(self, group: str, message: dict[str, Any]) -> None:
         if len(self.backlog) >= MAX_BACKLOG:
@@ -185,17 +193,21 @@ def is_live() -> bool:
 def call_soon(fn: Callable[..., Any], *args: Any) -> bool:
     """Run `fn(*args)` on the target loop (from any thread); False when there is none.
 
-    The callback gets a fresh context: it must not inherit a request's thread-sensitive context,
-    which would be gone by the time the callback's tasks run.
+    From another thread the call joins the sends handed over (one wake-up of the loop for a run of
+    them, in order with the sends). The callback gets a fresh context: it must not inherit a
+    request's thread-sensitive context, which would be gone by the time the callback's tasks run.
     """
     loop = target_loop()
     if loop is None:
         return False
     try:
-        loop.call_soon_threadsafe(fn, *args, context=contextvars.Context())
-    except RuntimeError:  # the loop closed meanwhile (server shutting down)
-        return False
-    return True
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:
+        loop.call_soon(fn, *args, context=contextvars.Context())
+        return True
+    return _wake(loop, _state(loop), None, (fn, args))
 
 
 def group_send(group: str, message: dict[str, Any]) -> None:
@@ -211,12 +223,18 @@ def group_send(group: str, message: dict[str, Any]) -> None:
     if running is loop:
         state.put(group, message)
         return
-    if not state.hand_over(group, message):
-        return  # a wake-up is already on its way and will take this message too
+    _wake(loop, state, group, message)
+
+
+def _wake(loop: asyncio.AbstractEventLoop, state: _LoopState, group: str | None, item: Any) -> bool:
+    if not state.hand_over(group, item):
+        return True  # a wake-up is already on its way and will take this one too
     try:
         loop.call_soon_threadsafe(state.take_incoming, context=contextvars.Context())
     except RuntimeError:
-        log.debug("realtime loop closed; dropped a message for %s", group)
+        log.debug("realtime loop closed; dropped a message for %s", group or "a callback")
+        return False
+    return True
 
 
 def spawn(coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
