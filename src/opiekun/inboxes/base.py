@@ -23,6 +23,9 @@ class Capability(enum.Flag):
     ATTACHMENTS = enum.auto()
     HTML = enum.auto()
     SUBJECT = enum.auto()
+    # Replies go out as e-mails that thread in the customer's mail program: delivery gives each one a
+    # Message-ID (kept across retries) and its In-Reply-To/References chain. Other transports skip that.
+    MAIL_THREADS = enum.auto()
 
 
 @dataclass(frozen=True)

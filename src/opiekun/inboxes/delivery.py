@@ -22,7 +22,7 @@ from opiekun.conversations.services import delivery_mark
 from opiekun.core.events import subscribe
 
 from . import mailthreads
-from .base import DeliveryResult, OutboundAttachment, OutboundMessage
+from .base import Capability, DeliveryResult, OutboundAttachment, OutboundMessage
 from .models import Inbox
 from .registry import drivers
 
@@ -42,8 +42,9 @@ def _enqueue(event: OutboundQueued) -> None:
     deliver_message(event.message_id)
 
 
-def build_outbound(message: Message, inbox: Inbox | None = None) -> OutboundMessage:
-    """Everything a driver needs to send `message`; gives it a Message-ID once (kept across retries)."""
+def build_outbound(message: Message, inbox: Inbox | None = None, *, threads: bool = True) -> OutboundMessage:
+    """Everything a driver needs to send `message`; for a transport that threads mail (`threads`), a
+    Message-ID given once (kept across retries) and the chain it answers."""
     conversation = message.conversation
     contact = conversation.contact
     shop = conversation.shop
@@ -53,15 +54,19 @@ def build_outbound(message: Message, inbox: Inbox | None = None) -> OutboundMess
     )
     sender = (agent.sender_email if agent and agent.sender_email else "") or mailbox or shop.sender_email
     sender = sender or settings.DEFAULT_FROM_EMAIL
-    if not message.rfc_message_id:
+    if threads and not message.rfc_message_id:
         message.rfc_message_id = mailthreads.new_message_id(domain=sender.rpartition("@")[2])
         Message.objects.filter(pk=message.pk, rfc_message_id="").update(rfc_message_id=message.rfc_message_id)
-    chain = list(
-        conversation.messages.exclude(rfc_message_id="")
-        .exclude(pk=message.pk)
-        .filter(is_internal=False, created_at__lte=message.created_at)
-        .order_by("created_at", "id")
-        .values_list("rfc_message_id", "direction")
+    chain = (
+        list(
+            conversation.messages.exclude(rfc_message_id="")
+            .exclude(pk=message.pk)
+            .filter(is_internal=False, created_at__lte=message.created_at)
+            .order_by("created_at", "id")
+            .values_list("rfc_message_id", "direction")
+        )
+        if threads
+        else []
     )
     in_reply_to = next(
         (rfc for rfc, direction in reversed(chain) if direction == Message.Direction.INBOUND), ""
@@ -130,7 +135,8 @@ def deliver(message_id: int) -> DeliveryResult | None:
         delivery_mark(message=message, ok=False, error=error)
         return DeliveryResult.failed(error)
     try:
-        result = driver.send(build_outbound(message, inbox), config)
+        threads = Capability.MAIL_THREADS in driver.capabilities
+        result = driver.send(build_outbound(message, inbox, threads=threads), config)
     except Exception as exc:  # a driver bug must not leave the message queued forever
         log.exception("driver %s crashed sending message %s", kind, message_id)
         result = DeliveryResult.retry(f"{exc.__class__.__name__} in the {kind} driver")

@@ -280,7 +280,11 @@ class VisitorConsumer(_Bounded):
         try:
             stored = await intake().store(
                 services.ChatMessageRequest(
-                    session=self.session, widget=self.widget, client_id=client_id, text=text
+                    session=self.session,
+                    widget=self.widget,
+                    client_id=client_id,
+                    text=text,
+                    origin=self.channel_name,
                 )
             )
         except RateLimited as exc:
@@ -399,6 +403,8 @@ class VisitorConsumer(_Bounded):
         session = self.session
         if not message_id or session is None or message_id in self._sent:
             return
+        if event.get("origin") == self.channel_name:
+            return  # this socket sent it: its ack says so (it may overtake the ack: no read for it)
         frame = await database_sync_to_async(self._load_frame)(session, message_id)
         if frame is not None and message_id not in self._sent:
             self._sent.append(message_id)

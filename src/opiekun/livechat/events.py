@@ -21,6 +21,7 @@ class ChatMessageStored(DomainEvent):
     contact_name: str = ""
     assignee_id: int | None = None
     team_id: int | None = None
+    origin: str = ""  # the channel name of the socket that sent it (it has the ack; no push for it)
 
 
 @dataclass(frozen=True)

@@ -73,7 +73,7 @@ def on_chat_message(event: ChatMessageStored) -> None:
         to_visitor_group(session_group(event.session_id), {"type": "joined", "number": event.number})
     bridge.group_send(
         conversation_group(event.public_key, event.number),
-        {"type": PUSH_MESSAGE_TYPE, "message_id": event.message_id},
+        {"type": PUSH_MESSAGE_TYPE, "message_id": event.message_id, "origin": event.origin},
     )
     ring = {
         "type": "ring",

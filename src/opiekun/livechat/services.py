@@ -257,6 +257,7 @@ def chat_message_store(
     client_id: str,
     text: str,
     files: list[CheckedFile] | None = None,
+    origin: str = "",
 ) -> StoredMessage:
     """Store a visitor's message (once per client id) on their chat case, opening it on the first one.
 
@@ -285,7 +286,6 @@ def chat_message_store(
         session.refresh_from_db(fields=["conversation", "contact"])
     contact = _contact_for(session, widget)
     driver = drivers.get(ChannelKind.LIVECHAT)
-    new_chat = False
     for attempt in range(2):
         payload = {
             "session_key": session.key,
@@ -311,28 +311,7 @@ def chat_message_store(
         break
     if result.message is None or result.conversation is None:
         raise ValidationFailed(_("We could not take your message just now. Please try again."))
-    conversation = result.conversation
-    if session.conversation_id != conversation.pk:
-        new_chat = result.outcome == pipeline.CREATED
-        ChatSession.objects.filter(pk=session.pk).update(conversation=conversation)
-        session.conversation = conversation
-        if new_chat:
-            _offer(conversation, widget)
-    publish(
-        ChatMessageStored(
-            shop_id=session.shop_id,
-            session_id=session.pk,
-            conversation_id=conversation.pk,
-            message_id=result.message.pk,
-            new_chat=new_chat,
-            public_key=widget.config.public_key,
-            number=conversation.number,
-            contact_name=contact.name,
-            assignee_id=conversation.assignee_id,
-            team_id=conversation.team_id,
-        )
-    )
-    return StoredMessage(result.message, duplicate=False)
+    return _stored(session, widget, result, origin=origin)
 
 
 @dataclass(frozen=True)
@@ -343,6 +322,7 @@ class ChatMessageRequest:
     widget: Widget
     client_id: str
     text: str
+    origin: str = ""  # the sending socket's channel name (its own push is skipped)
 
 
 def chat_messages_store_many(requests: list[ChatMessageRequest]) -> list[StoredMessage | Exception]:
@@ -431,14 +411,18 @@ def chat_messages_store_many(requests: list[ChatMessageRequest]) -> list[StoredM
         results = pipeline.process_many(inbox=inbox, messages=messages, allowed_types=[])
         for (index, request, client_id, text), result in zip(items, results, strict=True):
             if result.message is not None and result.conversation is not None:
-                outcomes[index] = _stored(request.session, request.widget, result)
+                outcomes[index] = _stored(request.session, request.widget, result, origin=request.origin)
             else:
                 # A duplicate from another process, a case that is gone: the one-by-one path decides.
                 later.append((index, request, client_id, text))
     for index, request, client_id, text in later:
         try:
             outcomes[index] = chat_message_store(
-                session=request.session, widget=request.widget, client_id=client_id, text=text
+                session=request.session,
+                widget=request.widget,
+                client_id=client_id,
+                text=text,
+                origin=request.origin,
             )
         except (ValidationFailed, RateLimited) as exc:
             outcomes[index] = exc
@@ -519,11 +503,13 @@ def _append_to_open_chats(
     stored = []
     for ((index, request, _c, _t), case), message in zip(fast, messages, strict=True):
         result = pipeline.Result(pipeline.APPENDED, case, message, request.session.contact)
-        stored.append((index, _stored(request.session, request.widget, result)))
+        stored.append((index, _stored(request.session, request.widget, result, origin=request.origin)))
     return stored, rest
 
 
-def _stored(session: ChatSession, widget: Widget, result: pipeline.Result) -> StoredMessage:
+def _stored(
+    session: ChatSession, widget: Widget, result: pipeline.Result, *, origin: str = ""
+) -> StoredMessage:
     """After the pipeline stored a visitor's message: the session learns its case, a new chat is
     offered, the fan-out is told (after commit)."""
     conversation, message = result.conversation, result.message
@@ -548,6 +534,7 @@ def _stored(session: ChatSession, widget: Widget, result: pipeline.Result) -> St
             contact_name=contact.name if contact is not None else "",
             assignee_id=conversation.assignee_id,
             team_id=conversation.team_id,
+            origin=origin,
         )
     )
     return StoredMessage(message, duplicate=False)

@@ -2,6 +2,7 @@
 
 import asyncio
 import time
+from collections import deque
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -100,6 +101,49 @@ def test_a_resent_message_is_stored_once_and_acknowledged_with_the_same_id(live,
         assert second["id"] == first["id"] and second["duplicate"] is True
         assert await sync_to_async(Message.objects.count)() == 1
         await again.disconnect()
+
+    live(scenario)
+
+
+def test_another_tab_sees_the_line_and_the_sending_tab_only_its_ack(live, widget, monkeypatch):
+    reads: list[int] = []
+    load = consumers.VisitorConsumer._load_frame
+
+    def counted(self, session, message_id):  # type: ignore[no-untyped-def]
+        reads.append(message_id)
+        return load(self, session, message_id)
+
+    monkeypatch.setattr(consumers.VisitorConsumer, "_load_frame", counted)
+
+    async def scenario():
+        one = await visitor()
+        welcome = await hello(one)
+        await one.send_json_to({"type": "message", "client_id": "c-0", "text": "Pierwsza"})
+        await next_frame(one, lambda f: f["type"] == "ack")
+        two = await visitor()  # the same visitor in another tab: it joins the open chat
+        await hello(two, session=welcome["session"], last_id=0)
+        await quiet(two, 0.3)
+        await one.send_json_to({"type": "message", "client_id": "c-1", "text": "Z pierwszej karty"})
+        ack = await next_frame(one, lambda f: f["type"] == "ack")
+        shown = await next_frame(two, lambda f: f["type"] == "message")
+        assert shown["id"] == ack["id"] and shown["text"] == "Z pierwszej karty"
+        assert [f for f in await quiet(one, 0.3) if f.get("type") == "message"] == []
+        assert reads == [ack["id"]]  # read once, for the other tab; never for the tab that sent it
+        await one.disconnect()
+        await two.disconnect()
+
+        # Under load the push can overtake the ack: the sending socket knows it by its own name.
+        reads.clear()
+        socket = consumers.VisitorConsumer()
+        socket.channel_name = "specific.sender"
+        socket.session = await sync_to_async(ChatSession.objects.get)()
+        socket._sent = deque()
+        await socket.chat_push(
+            {"type": "chat.push", "message_id": ack["id"] + 1, "origin": "specific.sender"}
+        )
+        assert reads == []
+        await socket.chat_push({"type": "chat.push", "message_id": ack["id"] + 1, "origin": "specific.other"})
+        assert reads == [ack["id"] + 1]
 
     live(scenario)
 

@@ -68,7 +68,7 @@ def settle_the_heap() -> None:
     (bench/chat_sockets.py: a visitor's line waited for it). The modules, classes and functions
     loaded at start live as long as the process; `gc.freeze()` moves them to a generation that is
     never walked (they are still freed by reference counting if they go), and a full collection of
-    what remains took 80–200 ms. Those came every ~25 s under the chat bench's load, each collecting
+    what remains took 80 to 200 ms. Those came every ~25 s under the chat bench's load, each collecting
     fewer than 120 objects: a full collection now waits for 100 collections of the middle generation
     instead of 10 (minutes apart under that load), which keeps that trickle of garbage a little longer.
     Call it once, before serving.

@@ -126,7 +126,12 @@ class EmailConfig(DriverConfig):
 class EmailDriver:
     kind: ClassVar[str] = "email"
     capabilities: ClassVar[Capability] = (
-        Capability.RECEIVE | Capability.SEND | Capability.ATTACHMENTS | Capability.HTML | Capability.SUBJECT
+        Capability.RECEIVE
+        | Capability.SEND
+        | Capability.ATTACHMENTS
+        | Capability.HTML
+        | Capability.SUBJECT
+        | Capability.MAIL_THREADS
     )
     Config: ClassVar[type[DriverConfig]] = EmailConfig
 

@@ -35,7 +35,9 @@ class WebformConfig(DriverConfig):
 
 class WebformDriver:
     kind: ClassVar[str] = "webform"
-    capabilities: ClassVar[Capability] = Capability.RECEIVE | Capability.SEND | Capability.ATTACHMENTS
+    capabilities: ClassVar[Capability] = (
+        Capability.RECEIVE | Capability.SEND | Capability.ATTACHMENTS | Capability.MAIL_THREADS
+    )
     Config: ClassVar[type[DriverConfig]] = WebformConfig
 
     def verify(self, *, headers: dict[str, str], body: bytes, secrets: dict[str, str]) -> None:
