@@ -122,7 +122,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def _start_transaction_under_autocommit(self) -> None:
         path = self._writers_lock_path()
         if path is None or self._writer_fd is not None:
-            super()._start_transaction_under_autocommit()
+            super()._start_transaction_under_autocommit()  # type: ignore[misc]  # Django's, not in the stubs
             return
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
@@ -132,7 +132,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
             raise
         self._writer_fd = fd
         try:
-            super()._start_transaction_under_autocommit()
+            super()._start_transaction_under_autocommit()  # type: ignore[misc]  # Django's, not in the stubs
         except BaseException:
             self._let_writers_go()
             raise
@@ -144,7 +144,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def _commit(self) -> None:
         try:
-            super()._commit()
+            super()._commit()  # type: ignore[misc]  # Django's, not in the stubs
         finally:
             if not self._in_transaction():
                 self._let_writers_go()
@@ -153,13 +153,13 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def _rollback(self) -> None:
         try:
-            super()._rollback()
+            super()._rollback()  # type: ignore[misc]  # Django's, not in the stubs
         finally:
             self._let_writers_go()
 
     def _close(self) -> None:
         try:
-            super()._close()
+            super()._close()  # type: ignore[misc]  # Django's, not in the stubs
         finally:
             self._let_writers_go()
 
