@@ -102,6 +102,17 @@ def test_an_order_number_in_a_message_links_the_case_automatically(
     assert other.conversation.order_ref == ""  # no such order: nothing linked
 
 
+def _said(result):  # type: ignore[no-untyped-def]
+    """What a MessageCreated about this inbound message says besides its text."""
+    return dict(
+        shop_id=result.message.shop_id,
+        conversation_id=result.conversation.pk,
+        message_id=result.message.pk,
+        direction=result.message.direction,
+        is_internal=False,
+    )
+
+
 def test_a_message_mentioning_no_order_costs_no_query_and_one_without_text_on_its_event_is_read(
     jan_order, inbox, django_assert_num_queries
 ):
@@ -109,13 +120,7 @@ def test_a_message_mentioning_no_order_costs_no_query_and_one_without_text_on_it
     from opiekun.conversations.events import MessageCreated
 
     result = inbound(inbox, "Dzień dobry, czy macie sofy w kolorze zielonym?")
-    said = dict(
-        shop_id=inbox.shop_id,
-        conversation_id=result.conversation.pk,
-        message_id=result.message.pk,
-        direction=result.message.direction,
-        is_internal=False,
-    )
+    said = _said(result)
     link_mentioned_orders(
         [MessageCreated(**said, text="jeszcze jedno: zamówienie 727", subject="", order_ref="")]
     )
@@ -266,15 +271,7 @@ def test_the_order_numbers_of_a_batch_of_messages_are_looked_up_in_one_query(
 
     result = inbound(inbox, "Dzień dobry, czy macie sofy w kolorze zielonym?")
     assert shop_has_connector(inbox.shop_id)  # remembered for a minute: not part of the count below
-    said = dict(
-        shop_id=inbox.shop_id,
-        conversation_id=result.conversation.pk,
-        message_id=result.message.pk,
-        direction=result.message.direction,
-        is_internal=False,
-        subject="",
-        order_ref="",
-    )
+    said = {**_said(result), "subject": "", "order_ref": ""}
     batch = [MessageCreated(**said, text=f"Wiadomość {n}: zamówienie 9{n:04d}?") for n in range(30)]
     with django_assert_num_queries(1):  # thirty mentions, no such orders: one look-up
         link_mentioned_orders(batch)
