@@ -11,6 +11,7 @@ from django.db import connection
 from django.db.models import Prefetch, QuerySet
 
 from opiekun.conversations.models import Conversation
+from opiekun.core.bulk import marks
 from opiekun.core.errors import NotFound
 from opiekun.webhooks.models import Endpoint
 from opiekun.webhooks.selectors import Health, endpoint_health
@@ -87,7 +88,7 @@ def orders_by_numbers(*, shop_id: int, numbers: list[str]) -> dict[str, list[Ord
     table = connection.ops.quote_name(Order._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT id FROM {table} WHERE shop_id = %s AND number IN ({', '.join(['%s'] * len(spelled))})",
+            f"SELECT id FROM {table} WHERE shop_id = %s AND number IN ({marks(len(spelled))})",
             [shop_id, *spelled],
         )
         ids = [pk for (pk,) in cursor.fetchall()]

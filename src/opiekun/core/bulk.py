@@ -20,6 +20,11 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 M = TypeVar("M", bound=models.Model)
 
 
+def marks(count: int) -> str:
+    """`%s, %s, …` for `count` parameters (an IN list or a row in SQL written out)."""
+    return ", ".join(["%s"] * count)
+
+
 def bulk_set(objects: Iterable[models.Model], fields: Sequence[str]) -> int:
     """Write `fields` of every object (rows of one model, matched by primary key); returns the count."""
     objects = list(objects)
@@ -158,7 +163,7 @@ def bulk_insert(objects: Iterable[M]) -> list[M]:
     quote = connection.ops.quote_name
     db = connections[DEFAULT_DB_ALIAS]
     columns = ", ".join(quote(f.column) for f in fields)
-    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    row = "(" + marks(len(fields)) + ")"
     size = max(1, connection.ops.bulk_batch_size(fields, objects) or len(objects))
     if _unnest(fields) and len(objects) > 1:
         arrays = ", ".join(f"(%b)::{_array_type(f)}" for f in fields)

@@ -16,6 +16,8 @@ from typing import Any
 from django.db import connections
 from django.db.models import Field, Model
 
+from .bulk import marks
+
 
 @dataclass(frozen=True)
 class Join:
@@ -87,7 +89,7 @@ class JoinedRow:
             return []
         sql, shapes = self._compiled_for(using)
         with connections[using].cursor() as cursor:
-            cursor.execute(sql + f" IN ({', '.join(['%s'] * len(values))})", list(values))
+            cursor.execute(sql + f" IN ({marks(len(values))})", list(values))
             rows = cursor.fetchall()
         return [self._object(row, shapes, using) for row in rows]
 

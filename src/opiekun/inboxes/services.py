@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from opiekun.agents.models import Team
 from opiekun.core import clock
+from opiekun.core.bulk import marks
 from opiekun.core.errors import ValidationFailed
 from opiekun.shops.models import Shop
 
@@ -136,6 +137,6 @@ def inbox_touch(inbox_ids: set[int]) -> None:
     table = connection.ops.quote_name(Inbox._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET last_activity_at = %s WHERE id IN ({', '.join(['%s'] * len(due))})",
+            f"UPDATE {table} SET last_activity_at = %s WHERE id IN ({marks(len(due))})",
             [field.get_db_prep_save(clock.now(), connection), *due],
         )

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from opiekun.agents.models import Agent
 from opiekun.conversations.models import ChannelKind, Conversation, Message, Status
 from opiekun.core import clock
+from opiekun.core.bulk import marks
 from opiekun.core.errors import NotFound
 from opiekun.core.rowload import JoinedRow
 from opiekun.inboxes.drivers.livechat.driver import LivechatConfig, within_hours
@@ -235,10 +236,10 @@ def stored_external_ids(*, inbox_id: int, external_ids: set[str]) -> dict[str, i
         return {}
     quote = connection.ops.quote_name
     table = quote(Message._meta.db_table)
-    marks = ", ".join(["%s"] * len(external_ids))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT external_id, id FROM {table} WHERE inbox_id = %s AND external_id IN ({marks})",
+            f"SELECT external_id, id FROM {table}"
+            f" WHERE inbox_id = %s AND external_id IN ({marks(len(external_ids))})",
             [inbox_id, *external_ids],
         )
         return {str(external_id): int(pk) for external_id, pk in cursor.fetchall()}
@@ -249,10 +250,10 @@ def session_links(*, session_ids: set[int]) -> dict[int, tuple[int | None, int |
     if not session_ids:
         return {}
     table = connection.ops.quote_name(ChatSession._meta.db_table)
-    marks = ", ".join(["%s"] * len(session_ids))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT id, conversation_id, contact_id FROM {table} WHERE id IN ({marks})", list(session_ids)
+            f"SELECT id, conversation_id, contact_id FROM {table} WHERE id IN ({marks(len(session_ids))})",
+            list(session_ids),
         )
         return {
             int(pk): (conversation_id, contact_id) for pk, conversation_id, contact_id in cursor.fetchall()

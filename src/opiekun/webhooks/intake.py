@@ -17,6 +17,7 @@ from typing import Any
 from django.db import connection
 
 from opiekun.core import clock
+from opiekun.core.bulk import marks
 from opiekun.core.durability import durable_atomic
 
 from .models import Delivery
@@ -99,7 +100,7 @@ def insert_deliveries(arrivals: list[Arrival]) -> set[tuple[int, str]]:
         params += [f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True)]
         params.append(now)
     quote = connection.ops.quote_name
-    row = "(" + ", ".join(["%s"] * 6) + ", 0, '')"
+    row = "(" + marks(6) + ", 0, '')"
     sql = (
         f"INSERT INTO {quote(Delivery._meta.db_table)} (endpoint_id, {quote('key')}, topic, body, headers,"
         f" received_at, attempts, error) VALUES {', '.join([row] * len(arrivals))}"
