@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import connection
 from django.db.models import Prefetch, Q, QuerySet
 
 from opiekun.core.errors import NotFound
@@ -82,3 +83,16 @@ def contact_find_by_address(*, shop_id: int, value: str) -> Contact | None:
     except ValueError:
         return None
     return contact_owning(shop_id=shop_id, addresses=[Address(kind, norm)])
+
+
+def contact_addresses(*, contact_id: int) -> dict[str, str]:
+    """The contact's address of each kind (e-mail, phone, …): the primary one, else the first added.
+    Read on every outbound reply, in SQL written once (the ORM's compiling cost more than the read)."""
+    table = connection.ops.quote_name(Identity._meta.db_table)
+    with connection.cursor() as cursor:
+        # Ascending priority: a later row of the same kind wins the dict below.
+        cursor.execute(
+            f"SELECT kind, value FROM {table} WHERE contact_id = %s ORDER BY is_primary, id DESC",
+            [contact_id],
+        )
+        return {str(kind): str(value) for kind, value in cursor.fetchall()}

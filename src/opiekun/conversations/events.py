@@ -44,3 +44,4 @@ class MessageUpdated(DomainEvent):
 
     conversation_id: int
     message_id: int
+    number: int = 0  # the case number when the publisher had it at hand (spares subscribers a lookup)

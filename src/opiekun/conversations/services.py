@@ -842,8 +842,13 @@ def delivery_mark(
                 kind="delivery_failed",
                 data={"message": message.pk, "error": error[:500]},
             )
+        # The delivery task loaded the case with the message: its number spares the desk's fan-out a read.
+        number = message.conversation.number if Message.conversation.is_cached(message) else 0
         publish(
             MessageUpdated(
-                shop_id=message.shop_id, conversation_id=message.conversation_id, message_id=message.pk
+                shop_id=message.shop_id,
+                conversation_id=message.conversation_id,
+                message_id=message.pk,
+                number=number,
             )
         )

@@ -29,7 +29,7 @@ from django.utils import translation
 
 from opiekun.contacts import normalise
 from opiekun.contacts.models import Contact, Identity
-from opiekun.contacts.portal import portal_token
+from opiekun.contacts.portal import portal_link
 from opiekun.conversations.models import Conversation, Message
 from opiekun.core import ratelimit
 from opiekun.core.errors import RateLimited
@@ -43,12 +43,6 @@ ACK_LIMIT = (5, 3600)  # acknowledgments per shop + address per window (seconds)
 LINK_LIMIT = (3, 3600)  # requested portal links per contact per window
 QUOTE_CHARS = 600
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
-
-
-def portal_link(contact: Contact, *, number: int | None = None) -> str:
-    """The absolute magic link into the portal of `contact`, optionally opening case `number`."""
-    url = settings.OPIEKUN_PUBLIC_URL + reverse("portal:enter", kwargs={"token": portal_token(contact)})
-    return f"{url}?next={number}" if number is not None else url
 
 
 def _email_of(contact: Contact, preferred: str = "") -> str:

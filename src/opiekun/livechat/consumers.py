@@ -25,7 +25,7 @@ from channels.db import database_sync_to_async
 from django.urls import reverse
 
 from opiekun.agents.models import Agent
-from opiekun.conversations.models import Message
+from opiekun.conversations.models import Attachment, Message
 from opiekun.core.errors import NotFound, RateLimited, ValidationFailed
 from opiekun.inboxes.drivers.livechat.driver import conversation_group, origin_allowed
 from opiekun.realtime.consumers import BoundedSocket
@@ -90,8 +90,11 @@ def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**62 else 0
 
 
-def message_frame(message: Message, session: ChatSession) -> dict[str, Any]:
-    """How the widget sees one message: text as text, the agent's first name, signed file links."""
+def message_frame(
+    message: Message, session: ChatSession, files: list[Attachment] | None = None
+) -> dict[str, Any]:
+    """How the widget sees one message: text as text, the agent's first name, signed file links (of
+    `files` when the caller read them, else of the message's attachments)."""
     agent = message.author_agent
     author = ""
     if message.direction == Message.Direction.OUTBOUND and agent is not None:
@@ -119,7 +122,7 @@ def message_frame(message: Message, session: ChatSession) -> dict[str, Any]:
                     kwargs={"token": tokens.file_token(attachment_id=a.pk, session_id=session.pk)},
                 ),
             }
-            for a in message.attachments.all()
+            for a in (message.attachments.all() if files is None else files)
         ],
     }
 
@@ -411,8 +414,8 @@ class VisitorConsumer(_Bounded):
             await self.queue(frame)
 
     def _load_frame(self, session: ChatSession, message_id: int) -> dict[str, Any] | None:
-        message = selectors.session_message(session=session, message_id=message_id)
-        return message_frame(message, session) if message is not None else None
+        pushed = selectors.session_message(session=session, message_id=message_id)
+        return message_frame(pushed.message, session, pushed.files) if pushed is not None else None
 
     async def chat_visitor(self, event: dict[str, Any]) -> None:
         """Frames for the visitor: an agent typing or reading, another tab opening the case."""

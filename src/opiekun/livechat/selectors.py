@@ -13,11 +13,11 @@ from django.db.models import Q
 from pydantic import ValidationError
 
 from opiekun.agents.models import Agent
-from opiekun.conversations.models import ChannelKind, Conversation, Message, Status
+from opiekun.conversations.models import Attachment, ChannelKind, Conversation, Message, Status
 from opiekun.core import clock
 from opiekun.core.bulk import marks
 from opiekun.core.errors import NotFound
-from opiekun.core.rowload import JoinedRow
+from opiekun.core.rowload import Join, JoinedRow
 from opiekun.inboxes.drivers.livechat.driver import LivechatConfig, within_hours
 from opiekun.inboxes.models import Inbox
 
@@ -100,17 +100,33 @@ def session_history(*, session: ChatSession, after_id: int = 0, limit: int = HIS
     return list(reversed(rows))
 
 
-def session_message(*, session: ChatSession, message_id: int) -> Message | None:
-    """One public message of the visitor's own conversation, or None (a foreign id reads as nothing)."""
+@dataclass(frozen=True)
+class PushedMessage:
+    message: Message
+    files: list[Attachment]
+
+
+_MESSAGE_ROWS = JoinedRow(
+    Message, [Join(Agent, "author_agent", via=0, column="id", other_column="author_agent_id")]
+)
+_FILE_ROWS = JoinedRow(Attachment, [], where_column="message_id")
+
+
+def session_message(*, session: ChatSession, message_id: int) -> PushedMessage | None:
+    """One public message of the visitor's own conversation with its files, or None (a foreign id reads
+    as nothing). Read by every socket of the chat for every message pushed to it, in SQL written once."""
     if session.conversation_id is None:
         return None
-    return (
-        Message.objects.filter(pk=message_id, conversation_id=session.conversation_id, is_internal=False)
-        .exclude(channel=ChannelKind.NOTE)
-        .select_related("author_agent")
-        .prefetch_related("attachments")
-        .first()
-    )
+    message: Any = _MESSAGE_ROWS.get(message_id)
+    if (
+        message is None
+        or message.conversation_id != session.conversation_id
+        or message.is_internal
+        or message.channel == ChannelKind.NOTE
+    ):
+        return None
+    files: Any = sorted(_FILE_ROWS.many([message.pk]), key=lambda a: a.pk)
+    return PushedMessage(message, files)
 
 
 def shop_widgets(*, shop_id: int) -> list[Widget]:
@@ -263,3 +279,20 @@ def session_links(*, session_ids: set[int]) -> dict[int, tuple[int | None, int |
 def cases_by_id(*, ids: set[int]) -> dict[int, Conversation]:
     """The cases, as whole rows (`in_bulk` without compiling a query per batch)."""
     return {case.pk: case for case in _CASE_ROWS.many(list(ids))}  # type: ignore[misc]
+
+
+def reply_confirmed_early(*, message_id: int) -> tuple[int, int] | None:
+    """(case, shop) of a chat reply marked `sent` whose widget had already confirmed it (the visitor's
+    acknowledgment overtook the delivery task's bookkeeping), else None. Asked after every delivery."""
+    quote = connection.ops.quote_name
+    messages, sessions = quote(Message._meta.db_table), quote(ChatSession._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT m.conversation_id, m.shop_id FROM {messages} m"
+            f" JOIN {sessions} s ON s.conversation_id = m.conversation_id"
+            " WHERE m.id = %s AND m.channel = %s AND m.delivery_status = %s"
+            " AND s.visitor_delivered_up_to >= m.id LIMIT 1",
+            [message_id, ChannelKind.LIVECHAT.value, Message.Delivery.SENT.value],
+        )
+        row = cursor.fetchone()
+    return None if row is None else (int(row[0]), int(row[1]))

@@ -608,16 +608,10 @@ def _deliver(*, conversation_id: int, shop_id: int, up_to: int) -> list[int]:
 def chat_reconcile_delivered(*, message_id: int) -> None:
     """A chat reply just became `sent`: when the widget already confirmed it (its acknowledgment can
     overtake the delivery task's own bookkeeping), it is delivered."""
-    message = Message.objects.filter(
-        pk=message_id, channel=ChannelKind.LIVECHAT, delivery_status=Message.Delivery.SENT
-    ).first()
-    if message is None:
-        return
-    confirmed = ChatSession.objects.filter(
-        conversation_id=message.conversation_id, visitor_delivered_up_to__gte=message.pk
-    ).exists()
-    if confirmed:
-        _deliver(conversation_id=message.conversation_id, shop_id=message.shop_id, up_to=message.pk)
+    confirmed = selectors.reply_confirmed_early(message_id=message_id)
+    if confirmed is not None:
+        conversation_id, shop_id = confirmed
+        _deliver(conversation_id=conversation_id, shop_id=shop_id, up_to=message_id)
 
 
 def chat_mark_read_by_visitor(*, session: ChatSession, up_to: int) -> bool:

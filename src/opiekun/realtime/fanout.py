@@ -111,7 +111,10 @@ def on_message_updated(event: MessageUpdated) -> None:
     if not bridge.is_live():
         return
     _send_about_conversation(
-        event.shop_id, event.conversation_id, {"type": "message_updated", "message_id": event.message_id}
+        event.shop_id,
+        event.conversation_id,
+        {"type": "message_updated", "message_id": event.message_id},
+        number=event.number,
     )
 
 

@@ -2,6 +2,7 @@ import pytest
 
 from opiekun.contacts import normalise
 from opiekun.contacts.models import Contact, Identity
+from opiekun.contacts.selectors import contact_addresses
 from opiekun.contacts.services import (
     addresses_from,
     contact_identify,
@@ -171,3 +172,15 @@ def test_bad_addresses_and_overlong_fields_are_field_errors(shop):
     with pytest.raises(ValidationFailed):
         contact_update(contact=contact, actor=None, name="x" * 201)
     assert contact.identities.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_reply_goes_to_the_primary_address_else_the_first_one_added(shop):
+    contact, _created = contact_identify(shop=shop, addresses=addresses_from(email="jan@example.org"))
+    identity_add(contact=contact, kind=Identity.Kind.EMAIL, value="jan.kowalski@example.org")
+    identity_add(contact=contact, kind=Identity.Kind.PHONE, value="601 234 567")
+    identity_add(contact=contact, kind=Identity.Kind.PHONE, value="602 345 678")
+    assert contact_addresses(contact_id=contact.pk) == {"email": "jan@example.org", "phone": "+48601234567"}
+    Identity.objects.filter(contact=contact, value="+48602345678").update(is_primary=True)
+    assert contact_addresses(contact_id=contact.pk)["phone"] == "+48602345678"
+    assert contact_addresses(contact_id=contact.pk + 999) == {}

@@ -5,6 +5,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from opiekun.contacts.models import Contact
+from opiekun.conversations.attachments import CheckedFile
 from opiekun.conversations.models import Conversation, Message
 from opiekun.conversations.services import message_send, note_add
 from opiekun.livechat import services
@@ -49,6 +50,24 @@ def test_an_agents_reply_reaches_the_visitor_and_is_delivered_then_read(live, wi
         await next_frame(v, lambda f: f["type"] == "pong")
         session = await sync_to_async(ChatSession.objects.get)()
         assert session.visitor_read_up_to == reply.pk
+        await v.disconnect()
+
+    live(scenario)
+
+
+def test_a_reply_with_a_file_reaches_the_visitor_with_its_link(live, widget, agent):
+    async def scenario():
+        v, _welcome, _ack, conversation = await start_chat()
+        reply = await sync_to_async(message_send)(
+            conversation=conversation,
+            agent=agent,
+            text="Faktura w załączniku",
+            files=[CheckedFile("faktura.pdf", b"%PDF-1.4 faktura", "application/pdf")],
+        )
+        frame = await next_frame(v, lambda f: f["type"] == "message" and f["from"] == "agent")
+        assert frame["id"] == reply.pk and frame["text"] == "Faktura w załączniku"
+        assert [(f["name"], f["type"]) for f in frame["files"]] == [("faktura.pdf", "application/pdf")]
+        assert frame["files"][0]["url"].startswith("/")
         await v.disconnect()
 
     live(scenario)

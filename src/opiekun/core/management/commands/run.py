@@ -151,6 +151,10 @@ class Command(BaseCommand):
             lifespan="off",
             log_level="warning",
             ws="websockets-sansio",
+            # Chat and desk frames are a few hundred bytes: compressing each cost the event loop more
+            # CPU than it saved on loopback or a LAN (bench/chat_sockets.py), and every socket's zlib
+            # state is memory held for as long as it stays connected.
+            ws_per_message_deflate=False,
             proxy_headers=True,
             access_log=False,
         )
