@@ -22,6 +22,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from huey.contrib.djhuey import HUEY
 
+from opiekun.contacts.portal import portal_token
 from opiekun.conversations.models import Message
 from opiekun.conversations.services import message_resend, message_send, note_add
 from opiekun.core.logging import RedactSecretsFilter
@@ -306,7 +307,7 @@ def test_a_crashing_driver_is_logged_without_the_portal_link(
     assert message.delivery_status == Message.Delivery.QUEUED and len(_scheduled_for(message.pk)) == 1
     logged = stream.getvalue()
     assert "RuntimeError" in logged and "/portal/t/***" in logged
-    token = delivery.portal_token(case["contact"])
+    token = portal_token(case["contact"])
     assert token not in logged
 
 
