@@ -1,6 +1,6 @@
 """Project-wide pytest setup (the data folder is chosen earlier, by opiekun.testing.pytest_env)."""
 
-pytest_plugins = ["opiekun.testing.fixtures", "opiekun.testing.mailservers"]
+pytest_plugins = ["opiekun.testing.fixtures", "opiekun.testing.mailservers", "opiekun.testing.redisserver"]
 
 
 def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def]

@@ -307,9 +307,11 @@ def shop_counts_cached(*, shop_id: int, list_version: int | None = None) -> Shop
     return _shop_counts(shop_id, int(version.split(".", 1)[0]))
 
 
-def forget_counts_on_change(event: ConversationChanged) -> None:
-    """Subscriber (wired in ConversationsConfig.ready): any list-visible change outdates the counts."""
-    counts_forget(event.shop_id)
+def forget_counts_on_change(events: list[ConversationChanged]) -> None:
+    """Batch subscriber (wired in ConversationsConfig.ready): any list-visible change outdates the
+    counts — once per shop of a batch (a write to Redis each, when several processes run)."""
+    for shop_id in dict.fromkeys(event.shop_id for event in events):
+        counts_forget(shop_id)
 
 
 def view_counts(*, agent: Agent, cached: bool = False) -> ViewCounts:

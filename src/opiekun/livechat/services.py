@@ -360,21 +360,25 @@ def chat_messages_store_many(requests: list[ChatMessageRequest]) -> list[StoredM
     later: list[tuple[int, ChatMessageRequest, str, str]] = []
     opening: set[int] = set()  # sessions whose first message (opening their case) is in this batch
     seen: set[str] = set()
+    fresh: list[tuple[int, ChatMessageRequest, str, str]] = []
     for index, request, client_id, text in live:
-        session, external_id = request.session, f"{request.session.key}:{client_id}"
+        external_id = f"{request.session.key}:{client_id}"
         found = found_messages.get(found_ids.get((request.widget.inbox.pk, external_id), 0))
         if found is not None:
             outcomes[index] = StoredMessage(found, duplicate=True)
-            continue
-        if external_id in seen:
+        elif external_id in seen:
             later.append((index, request, client_id, text))  # the same message twice in one batch
-            continue
-        seen.add(external_id)
-        try:
-            count, window = limit("message", MESSAGE_LIMIT)
-            ratelimit.hit(f"livechat:msg:{session.key}", limit=count, window=window)
-        except RateLimited as exc:
-            outcomes[index] = exc
+        else:
+            seen.add(external_id)
+            fresh.append((index, request, client_id, text))
+    count, window = limit("message", MESSAGE_LIMIT)
+    refusals = ratelimit.hit_many(
+        [f"livechat:msg:{r.session.key}" for _i, r, _c, _t in fresh], limit=count, window=window
+    )
+    for (index, request, client_id, text), refused in zip(fresh, refusals, strict=True):
+        session = request.session
+        if refused is not None:
+            outcomes[index] = refused
             continue
         ids = fresh_sessions.get(session.pk)
         if ids is not None and ids != (session.conversation_id, session.contact_id):

@@ -176,48 +176,6 @@ def installation(database_env: dict[str, str]) -> Iterator[Installation]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    server = shutil.which("redis-server")
-    if server is None:
-        pytest.skip("redis-server is not installed (apt-get install redis-server; `make test` does it)")
-    port = free_port()
-    directory = tempfile.mkdtemp(prefix="opiekun-redis-")
-    subprocess.run(
-        [
-            server,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--daemonize",
-            "yes",
-            "--dir",
-            directory,
-            "--pidfile",
-            f"{directory}/redis.pid",
-        ],
-        check=True,
-        capture_output=True,
-        timeout=30,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.05)
-    try:
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        subprocess.run(["redis-cli", "-p", str(port), "shutdown", "nosave"], capture_output=True, timeout=30)
-        shutil.rmtree(directory, ignore_errors=True)
-
-
 async def reply_seen_live(
     port: int, installation: Installation, env: dict[str, str] | None = None
 ) -> list[dict]:
