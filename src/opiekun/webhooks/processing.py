@@ -17,7 +17,7 @@ from collections import defaultdict
 from datetime import timedelta
 
 from django.db import DatabaseError, close_old_connections, connection, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from opiekun.core import clock
 from opiekun.core.bulk import bulk_set
@@ -58,12 +58,16 @@ def process_pending(limit: int = 2000) -> int:
     return done
 
 
-def _due(size: int) -> list[Delivery]:
-    query = (
+def _due_query() -> QuerySet[Delivery]:
+    return (
         Delivery.objects.filter(processed_at__isnull=True)
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=clock.now()))
         .order_by("id")
     )
+
+
+def _due(size: int) -> list[Delivery]:
+    query = _due_query()
     if connection.vendor == "postgresql":
         query = query.select_for_update(skip_locked=True)
     return list(query[:size])
@@ -71,6 +75,10 @@ def _due(size: int) -> list[Delivery]:
 
 def _process_batch(size: int) -> int:
     failed: list[Delivery] = []
+    # Looked for outside the transaction first: on SQLite a transaction takes the one write lock at its
+    # start, and an idle poll (several a second per process) would queue every other writer behind it.
+    if not _due_query().exists():
+        return 0
     with transaction.atomic():
         deliveries = _due(size)
         if not deliveries:

@@ -32,6 +32,18 @@ def test_pending_deliveries_are_processed_once_oldest_first(endpoint, source: Si
     assert set(Delivery.objects.values_list("attempts", flat=True)) == {1}
 
 
+def test_an_idle_poll_opens_no_write_transaction(endpoint, source: SignedJSON, monkeypatch):  # noqa: F811
+    """On SQLite a transaction holds the one write lock from its start: polling must not take it."""
+    opened = []
+    atomic = processing.transaction.atomic
+    monkeypatch.setattr(processing.transaction, "atomic", lambda *a, **k: opened.append(1) or atomic(*a, **k))
+    assert processing.process_pending() == 0
+    assert opened == []
+    arrive(endpoint, "a")
+    assert processing.process_pending() == 1
+    assert opened and source.seen == [(endpoint.pk, ["a"])]
+
+
 def test_a_poisoned_delivery_is_retried_with_backoff_while_the_others_go_through(
     endpoint,
     source: SignedJSON,  # noqa: F811
