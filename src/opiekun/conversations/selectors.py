@@ -7,7 +7,6 @@ which answers NotFound for another shop's id exactly as for a missing one.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +19,6 @@ from opiekun.core import clock
 from opiekun.core.errors import NotFound
 
 from . import listcache
-from .events import ConversationChanged
 from .models import OPEN_STATUSES, SLA_STATUSES, Attachment, Conversation, Event, Macro, Message, Status
 
 SLA_RISK_WINDOW = dt.timedelta(hours=1)
@@ -235,7 +233,7 @@ class ShopCounts:
 
 
 def shop_counts(*, shop_id: int, list_version: int | None = None) -> ShopCounts:
-    """Two queries over the open conversations of the shop (fresh); also remembered for shop_counts_cached.
+    """Two queries over the open conversations of the shop (fresh); remembered for the cached readers.
 
     `list_version`: the shop's list version as the caller read it (else one more query reads it).
     """
@@ -266,52 +264,20 @@ def _shop_counts(shop_id: int, list_version: int | None) -> ShopCounts:
 
 # Counts are pushed, not pulled (DESIGN.md): the fan-out computes them once per change and every other
 # reader (the list fragment each desk re-fetches on every event, the inbox page) takes the remembered
-# value instead of counting again. The key holds the shop's list version (Shop.list_version, moved on
-# by every list-visible change in the change's own transaction and read from the database, so every
-# process agrees) and a cache-side version that any ConversationChanged renews in the process that made
-# it. The age limit bounds what no change announces (the SLA window moving with the clock, edits in the
-# Django admin).
+# value instead of counting again. The key holds the shop's list version (Shop.list_version), moved on
+# by every change a count can see — a new, merged or closed case, a status, assignee, team or caretaker
+# — in the change's own transaction, and read from the database, so every process agrees without
+# telling the others. The age limit bounds what no change announces (the SLA window moving with the
+# clock, edits in the Django admin).
 COUNTS_CACHE_SECONDS = 30
 
 
-def _counts_version(shop_id: int, list_version: int | None = None) -> str:
-    if list_version is None:
-        list_version = listcache.list_version(shop_id=shop_id)
-    key = f"opiekun:counts-version:{shop_id}"
-    version = cache.get(key)
-    if version is None:
-        cache.add(key, uuid.uuid4().hex, None)
-        version = cache.get(key) or ""
-    return f"{list_version}.{version}"
+def _counts_version(shop_id: int, list_version: int | None = None) -> int:
+    return listcache.list_version(shop_id=shop_id) if list_version is None else list_version
 
 
-def _counts_key(shop_id: int, version: str) -> str:
+def _counts_key(shop_id: int, version: int) -> str:
     return f"opiekun:shop-counts:{shop_id}:{version}"
-
-
-def counts_forget(shop_id: int) -> None:
-    """The shop's remembered counts are out of date (a cache write; call after the change commits)."""
-    cache.set(f"opiekun:counts-version:{shop_id}", uuid.uuid4().hex, None)
-
-
-def shop_counts_cached(*, shop_id: int, list_version: int | None = None) -> ShopCounts:
-    """The shop's counts as last computed since the last change (cache read), else computed now.
-
-    Pass the shop's `list_version` when it is at hand (the desk reads it with the agent's shop): the
-    cached answer then costs no query at all.
-    """
-    version = _counts_version(shop_id, list_version)
-    counts = cache.get(_counts_key(shop_id, version))
-    if isinstance(counts, ShopCounts):
-        return counts
-    return _shop_counts(shop_id, int(version.split(".", 1)[0]))
-
-
-def forget_counts_on_change(events: list[ConversationChanged]) -> None:
-    """Batch subscriber (wired in ConversationsConfig.ready): any list-visible change outdates the
-    counts — once per shop of a batch (a write to Redis each, when several processes run)."""
-    for shop_id in dict.fromkeys(event.shop_id for event in events):
-        counts_forget(shop_id)
 
 
 def view_counts(*, agent: Agent, cached: bool = False) -> ViewCounts:
@@ -332,7 +298,7 @@ def view_counts(*, agent: Agent, cached: bool = False) -> ViewCounts:
         return mine
     counts = cache.get(_counts_key(agent.shop_id, version))
     if not isinstance(counts, ShopCounts):
-        counts = _shop_counts(agent.shop_id, int(version.split(".", 1)[0]))
+        counts = _shop_counts(agent.shop_id, version)
     mine = counts.for_agent(agent.pk)
     cache.set(key, mine, COUNTS_CACHE_SECONDS)
     return mine

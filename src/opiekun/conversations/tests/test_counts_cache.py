@@ -3,7 +3,8 @@
 import pytest
 from django.core.cache import cache
 
-from opiekun.conversations import selectors, services
+from opiekun.agents.models import Agent
+from opiekun.conversations import listcache, selectors, services
 from opiekun.conversations.models import Status
 from opiekun.testing import factories
 
@@ -13,6 +14,11 @@ def _empty_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+def _as_the_desk_loads(agent):
+    """The agent with their shop row, read per request (its list version says what changed)."""
+    return Agent.objects.select_related("shop").get(pk=agent.pk)
 
 
 def _open_case(shop, **kw):
@@ -33,10 +39,10 @@ def test_cached_counts_equal_fresh_ones_and_cost_no_query(shop, agent, django_as
 @pytest.mark.django_db
 def test_a_committed_change_drops_the_remembered_counts(shop, agent, django_capture_on_commit_callbacks):
     case = _open_case(shop)
-    assert selectors.view_counts(agent=agent, cached=True).mine == 0
+    assert selectors.view_counts(agent=_as_the_desk_loads(agent), cached=True).mine == 0
     with django_capture_on_commit_callbacks(execute=True):
         services.conversation_assign(conversation=case, agent=agent, actor=agent)
-    assert selectors.view_counts(agent=agent, cached=True).mine == 1
+    assert selectors.view_counts(agent=_as_the_desk_loads(agent), cached=True).mine == 1
 
 
 @pytest.mark.django_db
@@ -53,9 +59,9 @@ def test_counts_computed_before_a_change_are_never_served_after_it(shop, agent, 
     real_count = selectors.Conversation.objects.filter
 
     def count_then_change(*args, **kwargs):
-        # The change lands (and is announced) while the counting query is being built.
+        # The change lands (moving the shop's list version on) while the counting query is being built.
         monkeypatch.setattr(selectors.Conversation.objects, "filter", real_count)
-        selectors.counts_forget(shop.pk)
+        listcache.list_version_bump(shop_id=shop.pk)
         return real_count(*args, **kwargs)
 
     monkeypatch.setattr(selectors.Conversation.objects, "filter", count_then_change)

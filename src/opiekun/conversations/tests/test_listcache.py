@@ -96,8 +96,8 @@ def test_a_caretaker_change_moves_the_version_after_commit(shop, agent, django_c
 
 @pytest.mark.django_db
 def test_counts_follow_a_version_moved_by_another_process(shop, agent):
-    """Another web process's change reaches this one only through the database: its cache-side
-    forgetting (counts_forget) runs over there, so here only the version read with the agent tells."""
+    """Another web process's change reaches this one only through the database: the version read with
+    the agent tells."""
     assert selectors.view_counts(agent=fresh_agent(agent), cached=True).mine == 0
     _case(shop, assignee=agent)  # written behind this process's back: no event here
     assert selectors.view_counts(agent=fresh_agent(agent), cached=True).mine == 0  # remembered, as before
