@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
 import os
@@ -49,6 +50,8 @@ import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import percentiles
+
+from opiekun.testing.redisserver import redis_server
 
 ROOT = Path(__file__).resolve().parent.parent
 OPIEKUN = str(Path(sys.executable).with_name("opiekun"))
@@ -110,7 +113,7 @@ class Servers:
     def __init__(self, processes: int = 1) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="opiekun-chatbench-"))
         (self.dir / "chatbench_settings.py").write_text(SETTINGS)
-        self.redis: subprocess.Popen[bytes] | None = None
+        self.redis = contextlib.ExitStack()  # the redis-server of --processes 2
         self.processes: list[subprocess.Popen[bytes]] = []
         self.logs: list[object] = []
         env = {
@@ -119,30 +122,7 @@ class Servers:
         if os.environ.get("DATABASE_URL"):
             env["DATABASE_URL"] = os.environ["DATABASE_URL"]
         if processes > 1:
-            port = free_port()
-            self.redis = subprocess.Popen(
-                [
-                    "redis-server",
-                    "--port",
-                    str(port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                    break
-                except OSError:
-                    time.sleep(0.1)
+            env["REDIS_URL"] = self.redis.enter_context(redis_server())
         self.ports = [free_port() for _ in range(processes)]
         self.urls = [f"http://127.0.0.1:{p}" for p in self.ports]
         self.env = {
@@ -183,9 +163,7 @@ class Servers:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
-        if self.redis is not None:
-            self.redis.terminate()
-            self.redis.wait(timeout=10)
+        self.redis.close()
         for log in self.logs:
             log.close()  # type: ignore[attr-defined]
         if os.environ.get("CHATBENCH_KEEP"):

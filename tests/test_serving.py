@@ -312,35 +312,6 @@ def test_work_done_by_the_embedded_worker_shows_up_live_in_the_desk(server, smtp
     assert frame["number"] == 1
 
 
-@pytest.fixture
-def redis_url(tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    binary = "/usr/bin/redis-server"
-    if not Path(binary).exists():
-        pytest.skip("redis-server is not installed; `make test` installs it")
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    wait_for(lambda: _listening(port), timeout=10)
-    yield f"redis://127.0.0.1:{port}/0"
-    process.terminate()
-    process.wait(timeout=10)
-
-
 def _listening(port: int) -> bool:
     try:
         socket.create_connection(("127.0.0.1", port), timeout=0.5).close()

@@ -1,10 +1,10 @@
-"""A real redis-server on loopback for the tests that need one (a pytest plugin of the root conftest).
-
-Skips with a clear message where redis-server is not installed (`make test` installs it).
-"""
+"""A real redis-server on loopback: `redis_server()` for scripts (bench/), the `redis_url` fixture for
+tests (a pytest plugin of the root conftest). The fixture skips with a clear message where
+redis-server is not installed (`make test` installs it)."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
@@ -21,16 +21,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    server = shutil.which("redis-server")
-    if server is None:
-        pytest.skip("redis-server is not installed (apt-get install redis-server; `make test` does it)")
+@contextlib.contextmanager
+def redis_server(binary: str = "redis-server") -> Iterator[str]:
+    """A throw-away redis-server (no persistence) on a free loopback port; yields its URL."""
     port = _free_port()
     directory = tempfile.mkdtemp(prefix="opiekun-redis-")
-    subprocess.run(  # noqa: S603 - fixed argument list, no shell
+    process = subprocess.Popen(  # noqa: S603 - fixed argument list, no shell
         [
-            server,
+            binary,
             "--port",
             str(port),
             "--bind",
@@ -39,29 +37,32 @@ def redis_url() -> Iterator[str]:
             "",
             "--appendonly",
             "no",
-            "--daemonize",
-            "yes",
             "--dir",
             directory,
-            "--pidfile",
-            f"{directory}/redis.pid",
         ],
-        check=True,
-        capture_output=True,
-        timeout=30,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.05)
     try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        else:
+            raise RuntimeError(f"redis-server did not listen on port {port} within 10 s")
         yield f"redis://127.0.0.1:{port}/0"
     finally:
-        subprocess.run(  # noqa: S603 - fixed argument list, no shell
-            [shutil.which("redis-cli") or "/usr/bin/redis-cli", "-p", str(port), "shutdown", "nosave"],
-            capture_output=True,
-            timeout=30,
-        )
+        process.terminate()
+        process.wait(timeout=10)
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server; `make test` does it)")
+    with redis_server(binary) as url:
+        yield url
