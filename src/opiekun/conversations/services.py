@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
 
 from opiekun.agents.models import Agent, Team
 from opiekun.agents.services import audit_record
@@ -403,43 +404,48 @@ def message_send(
             "The conversation cannot move to that status after the reply.", field="status_after"
         )
     channel = channel or _reply_channel(conversation)
+    # Everything that only reads is asked before the transaction: on SQLite it holds the one writers'
+    # lock from its start, and the visitors' chat lines of every process wait behind it.
+    inbox = inbox or _inbox_of_kind(conversation, channel)
+    assign = conversation.assignee_id is None and may_auto_assign(conversation, agent)
+    contact, shop = conversation.contact, conversation.shop
+    takes_caretaker = contact.caretaker_id is None and shop.caretaker_on_first_reply
     now = clock.now()
+    message = Message(
+        shop_id=conversation.shop_id,
+        conversation=conversation,
+        direction=Message.Direction.OUTBOUND,
+        channel=channel,
+        inbox=inbox,
+        author_agent=agent,
+        text=text,
+        delivery_status=Message.Delivery.QUEUED,
+        created_at=now,
+    )
+    updates: dict[str, Any] = {
+        "last_message_at": now,
+        "updated_at": now,
+        "message_count": F("message_count") + 1,
+        "waiting_since": None,
+        "sla_due_at": None,
+        "first_response_at": Coalesce("first_response_at", Value(now)),
+    }
+    if assign:  # unless someone took the case meanwhile
+        updates["assignee_id"] = Coalesce("assignee_id", Value(agent.pk))
+    if status_after and status_after != conversation.status and conversation.status != Status.CLOSED:
+        updates["status"] = status_after
+        if status_after == Status.RESOLVED:
+            updates["resolved_at"] = now
     with transaction.atomic():
-        message = Message.objects.create(
-            shop_id=conversation.shop_id,
-            conversation=conversation,
-            direction=Message.Direction.OUTBOUND,
-            channel=channel,
-            inbox=inbox or _inbox_of_kind(conversation, channel),
-            author_agent=agent,
-            text=text,
-            delivery_status=Message.Delivery.QUEUED,
-            created_at=now,
-        )
+        bulk_insert([message])
         attachments_store(message=message, files=files)
         search_index_message(message, language=conversation.language)
-        updates: dict[str, Any] = {
-            "last_message_at": now,
-            "updated_at": now,
-            "message_count": F("message_count") + 1,
-            "waiting_since": None,
-            "sla_due_at": None,
-        }
-        if conversation.first_response_at is None:
-            updates["first_response_at"] = now
-        if conversation.assignee_id is None and may_auto_assign(conversation, agent):
-            updates["assignee"] = agent
-        if status_after and status_after != conversation.status and conversation.status != Status.CLOSED:
-            updates["status"] = status_after
-            if status_after == Status.RESOLVED:
-                updates["resolved_at"] = now
         Conversation.objects.filter(pk=conversation.pk).update(**updates)
-        conversation.refresh_from_db()
-        contact = conversation.contact
-        shop = conversation.shop
-        if contact.caretaker_id is None and shop.caretaker_on_first_reply:
+        # The contact's model lives in a layer above this one: reached through the case's relation.
+        if takes_caretaker and type(contact)._default_manager.filter(
+            pk=contact.pk, caretaker__isnull=True
+        ).update(caretaker=agent):
             contact.caretaker = agent
-            contact.save(update_fields=["caretaker"])
             conversations_follow_caretaker(contact=contact)
             event_append(
                 shop_id=shop.pk,
@@ -462,6 +468,7 @@ def message_send(
         )
         _conversation_changed(shop_id=conversation.shop_id, conversation_id=conversation.pk, what="message")
         publish(OutboundQueued(shop_id=conversation.shop_id, message_id=message.pk))
+    conversation.refresh_from_db()
     return message
 
 
