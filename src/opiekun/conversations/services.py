@@ -211,24 +211,21 @@ _REOPENS = (Status.PENDING_CUSTOMER, Status.RESOLVED, Status.CLOSED)
 
 
 def _bump_cases(bumps: list[tuple[int, dt.datetime]]) -> None:
-    """One more message on each case, at its time: one statement sent for all of them (executemany)."""
+    """One more message on each case, at its time: one statement for all of them. A case that got
+    several messages counts them all and keeps the time of the last, as row-by-row updates would.
+
+    One statement, not one per case (`executemany`): SQLite's driver lets go of the GIL for every row
+    it steps, and the chat's committer thread then waits for the event loop to hand it back — under
+    load, for longer than the update takes."""
     if not bumps:
         return
-    field = Conversation._meta.get_field("last_message_at")
+    merged: dict[int, list[Any]] = {}
+    for pk, at in bumps:
+        entry = merged.setdefault(pk, [at, 0])
+        entry[0], entry[1] = at, entry[1] + 1
     quote = connection.ops.quote_name
-    sql = (
-        f"UPDATE {quote(Conversation._meta.db_table)} SET {quote('last_message_at')} = %s, "
-        f"{quote('updated_at')} = %s, {quote('message_count')} = {quote('message_count')} + 1 "
-        f"WHERE {quote('id')} = %s"
-    )
-    if connection.vendor == "postgresql" and len(bumps) > 1:
-        # One statement for the batch (columns as arrays); a case that got several messages counts them all
-        # and keeps the time of the last, as the row-by-row statements would.
-        merged: dict[int, list[Any]] = {}
-        for pk, at in bumps:
-            entry = merged.setdefault(pk, [at, 0])
-            entry[0], entry[1] = at, entry[1] + 1
-        table = quote(Conversation._meta.db_table)
+    table = quote(Conversation._meta.db_table)
+    if connection.vendor == "postgresql":
         execute_arrays(
             f"UPDATE {table} SET last_message_at = v.at, updated_at = v.at, "
             f"message_count = {table}.message_count + v.n "
@@ -237,12 +234,17 @@ def _bump_cases(bumps: list[tuple[int, dt.datetime]]) -> None:
             [list(merged), [at for at, _n in merged.values()], [n for _at, n in merged.values()]],
         )
         return
-    params = []
-    for pk, at in bumps:
-        value = field.get_db_prep_save(at, connection)
-        params.append((value, value, pk))
+    field = Conversation._meta.get_field("last_message_at")
+    rows = [(pk, field.get_db_prep_save(at, connection), n) for pk, (at, n) in merged.items()]
     with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
+        for start in range(0, len(rows), 300):
+            chunk = rows[start : start + 300]
+            cursor.execute(
+                f"UPDATE {table} SET last_message_at = v.column2, updated_at = v.column2, "
+                f"message_count = {table}.message_count + v.column3 "
+                f"FROM (VALUES {', '.join(['(%s, %s, %s)'] * len(chunk))}) AS v WHERE {table}.id = v.column1",
+                [value for row in chunk for value in row],
+            )
 
 
 def _message_created(message: Message, record: InboundRecord) -> MessageCreated:
