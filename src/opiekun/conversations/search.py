@@ -161,9 +161,9 @@ def search_index_rows(rows: Iterable[IndexRow]) -> int:
         with connection.cursor() as cursor:
             for start in range(0, len(params), ROWS_PER_STATEMENT):
                 chunk = params[start : start + ROWS_PER_STATEMENT]
-                rows = ", ".join(["(%s, %s)"] * len(chunk))
+                values = ", ".join(["(%s, %s)"] * len(chunk))
                 cursor.execute(
-                    f"INSERT INTO {SQLITE_TABLE} (rowid, terms) VALUES {rows}",
+                    f"INSERT INTO {SQLITE_TABLE} (rowid, terms) VALUES {values}",
                     [value for row in chunk for value in row],
                 )
             sqlite_remember_terms(cursor, vocabulary)
