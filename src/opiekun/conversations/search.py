@@ -31,6 +31,8 @@ from collections.abc import Iterable, Sequence
 from django.db import connection, transaction
 from django.utils.html import strip_tags
 
+from opiekun.core.bulk import value_rows
+
 from . import lemmas
 from .models import Message
 
@@ -39,7 +41,6 @@ SQLITE_TABLE = "conversations_message_fts"
 # terms. FTS5 answers "pacz*" by merging every completion's full posting list (~150 ms at 3M
 # messages); the same completions OR-ed as exact terms are read lazily, newest first (~1 ms).
 SQLITE_VOCAB = "conversations_message_vocab"
-ROWS_PER_STATEMENT = 400  # rows of one multi-row INSERT (SQLite allows 32,766 parameters)
 PREFIX_EXPANSION_MAX = 64  # more completions than this: let FTS5 do the prefix itself
 PG_TABLE = "conversations_message_search"
 MAX_QUERY_WORDS = 12
@@ -156,16 +157,9 @@ def search_index_rows(rows: Iterable[IndexRow]) -> int:
         params.append((r.message_id, sqlite_document(r.shop_id, terms, r.is_internal)))
         vocabulary |= sqlite_vocabulary(r.shop_id, terms)
     if params:
-        # Rows in one statement, not `executemany`: SQLite's driver lets go of the GIL for every row it
-        # steps, and a committer thread then waits for the event loop to hand it back.
         with connection.cursor() as cursor:
-            for start in range(0, len(params), ROWS_PER_STATEMENT):
-                chunk = params[start : start + ROWS_PER_STATEMENT]
-                values = ", ".join(["(%s, %s)"] * len(chunk))
-                cursor.execute(
-                    f"INSERT INTO {SQLITE_TABLE} (rowid, terms) VALUES {values}",
-                    [value for row in chunk for value in row],
-                )
+            for values, flat in value_rows(params):
+                cursor.execute(f"INSERT INTO {SQLITE_TABLE} (rowid, terms) VALUES {values}", flat)
             sqlite_remember_terms(cursor, vocabulary)
     return len(params)
 
@@ -176,12 +170,8 @@ def sqlite_vocabulary(shop_id: int, terms: Iterable[str]) -> set[str]:
 
 
 def sqlite_remember_terms(cursor, terms: Iterable[str]) -> None:  # type: ignore[no-untyped-def]
-    ordered = sorted(terms)
-    for start in range(0, len(ordered), ROWS_PER_STATEMENT):
-        chunk = ordered[start : start + ROWS_PER_STATEMENT]
-        cursor.execute(
-            f"INSERT OR IGNORE INTO {SQLITE_VOCAB} (term) VALUES {', '.join(['(%s)'] * len(chunk))}", chunk
-        )
+    for values, flat in value_rows([(t,) for t in sorted(terms)]):
+        cursor.execute(f"INSERT OR IGNORE INTO {SQLITE_VOCAB} (term) VALUES {values}", flat)
 
 
 def sqlite_terms_text(shop_id: int, text: str, language: str, is_internal: bool) -> str:

@@ -18,7 +18,7 @@ from django.db.models.functions import Coalesce
 from opiekun.agents.models import Agent, Team
 from opiekun.agents.services import audit_record
 from opiekun.core import clock
-from opiekun.core.bulk import bulk_insert, execute_arrays
+from opiekun.core.bulk import bulk_insert, execute_arrays, value_rows
 from opiekun.core.errors import ValidationFailed
 from opiekun.core.events import DomainEvent, publish, publish_many
 from opiekun.shops.models import Shop
@@ -211,12 +211,9 @@ _REOPENS = (Status.PENDING_CUSTOMER, Status.RESOLVED, Status.CLOSED)
 
 
 def _bump_cases(bumps: list[tuple[int, dt.datetime]]) -> None:
-    """One more message on each case, at its time: one statement for all of them. A case that got
-    several messages counts them all and keeps the time of the last, as row-by-row updates would.
-
-    One statement, not one per case (`executemany`): SQLite's driver lets go of the GIL for every row
-    it steps, and the chat's committer thread then waits for the event loop to hand it back — under
-    load, for longer than the update takes."""
+    """One more message on each case, at its time: one statement for all of them (not one per case).
+    A case that got several messages counts them all and keeps the time of the last, as row-by-row
+    updates would."""
     if not bumps:
         return
     merged: dict[int, list[Any]] = {}
@@ -237,13 +234,12 @@ def _bump_cases(bumps: list[tuple[int, dt.datetime]]) -> None:
     field = Conversation._meta.get_field("last_message_at")
     rows = [(pk, field.get_db_prep_save(at, connection), n) for pk, (at, n) in merged.items()]
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), 300):
-            chunk = rows[start : start + 300]
+        for values, flat in value_rows(rows):
             cursor.execute(
                 f"UPDATE {table} SET last_message_at = v.column2, updated_at = v.column2, "
                 f"message_count = {table}.message_count + v.column3 "
-                f"FROM (VALUES {', '.join(['(%s, %s, %s)'] * len(chunk))}) AS v WHERE {table}.id = v.column1",
-                [value for row in chunk for value in row],
+                f"FROM (VALUES {values}) AS v WHERE {table}.id = v.column1",
+                flat,
             )
 
 

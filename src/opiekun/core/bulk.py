@@ -12,7 +12,7 @@ server plans one statement instead of one per row.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
@@ -23,6 +23,24 @@ M = TypeVar("M", bound=models.Model)
 def marks(count: int) -> str:
     """`%s, %s, …` for `count` parameters (an IN list or a row in SQL written out)."""
     return ", ".join(["%s"] * count)
+
+
+SQLITE_MAX_PARAMS = 999  # parameters of one statement, as Django's SQLite backend assumes
+
+
+def value_rows(rows: Sequence[Sequence[Any]]) -> Iterator[tuple[str, list[Any]]]:
+    """Rows of parameters as multi-row VALUES lists, as many rows per statement as SQLite takes
+    parameters: (`(%s, %s), (%s, %s)`, the parameters flattened) for each statement.
+
+    One statement rather than `executemany` on SQLite: its driver lets go of the GIL for every row it
+    steps, and a thread writing under load (the chat's committer) then waits for the event loop to
+    hand it back each time — longer than the rows take to write."""
+    width = len(rows[0]) if rows else 1
+    size = max(1, SQLITE_MAX_PARAMS // width)
+    row = "(" + marks(width) + ")"
+    for start in range(0, len(rows), size):
+        chunk = rows[start : start + size]
+        yield ", ".join([row] * len(chunk)), [value for one in chunk for value in one]
 
 
 def bulk_set(objects: Iterable[models.Model], fields: Sequence[str]) -> int:

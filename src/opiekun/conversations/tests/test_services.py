@@ -52,6 +52,26 @@ def test_internal_note_is_never_queued_for_delivery(inbox, agent, django_capture
 
 
 @pytest.mark.django_db
+def test_a_reply_on_a_stale_case_keeps_what_a_colleague_set_meanwhile(shop, inbox, agent):
+    """message_send reads the case before its transaction: what a colleague's reply committed since the
+    desk loaded the case (assignee, first response, the contact's caretaker) is kept, not overwritten."""
+    shop.caretaker_on_first_reply = True
+    shop.save(update_fields=["caretaker_on_first_reply"])
+    case = new_case(inbox).conversation
+    stale = Conversation.objects.select_related("contact").get(pk=case.pk)  # as this agent's desk has it
+    assert stale.assignee_id is None and stale.contact.caretaker_id is None
+    colleague = factories.AgentFactory(shop=shop)
+    first = services.message_send(conversation=case, agent=colleague, text="Już sprawdzam")
+    services.message_send(conversation=stale, agent=agent, text="Paczka wyszła wczoraj")
+    case.refresh_from_db()
+    assert case.assignee_id == colleague.pk
+    assert case.first_response_at == first.created_at
+    assert case.contact.caretaker_id == colleague.pk and case.caretaker_id == colleague.pk
+    assert Event.objects.filter(contact=case.contact, kind="caretaker_set").count() == 1
+    assert case.message_count == 3 and stale.message_count == 3  # the stale copy is refreshed
+
+
+@pytest.mark.django_db
 def test_reply_is_queued_then_delivered_by_the_task(
     inbox, agent, django_capture_on_commit_callbacks, mailoutbox
 ):
