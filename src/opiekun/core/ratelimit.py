@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from django.core.cache import cache
+from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 
 from .errors import RateLimited
@@ -35,6 +35,8 @@ def hit_many(keys: list[str], *, limit: int, window: int) -> list[RateLimited | 
 
 
 def _count(cache_keys: list[str], *, timeout: int) -> list[int]:
+    # The backend itself: `django.core.cache.cache` is a proxy, never an instance of RedisCache.
+    cache = caches["default"]
     if isinstance(cache, RedisCache):
         return _count_on_redis(cache, cache_keys, timeout=timeout)
     counts = []
@@ -64,4 +66,4 @@ def _count_on_redis(redis_cache: Any, cache_keys: list[str], *, timeout: int) ->
 
 
 def reset(key: str, *, window: int) -> None:
-    cache.delete(f"rl:{key}:{int(time.time()) // window}")
+    caches["default"].delete(f"rl:{key}:{int(time.time()) // window}")

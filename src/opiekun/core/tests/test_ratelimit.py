@@ -11,11 +11,19 @@ from opiekun.core.errors import RateLimited
 
 
 @pytest.fixture
-def redis_cache(redis_url, monkeypatch):  # type: ignore[no-untyped-def]
-    backend = RedisCache(redis_url, {})
-    monkeypatch.setattr(ratelimit, "cache", backend)
+def redis_cache(redis_url, settings):  # type: ignore[no-untyped-def]
+    # Configured as `--processes 2` configures it, so the lookup the product makes is the one tested.
+    redis = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url}
+    settings.CACHES = {**settings.CACHES, "default": redis}
+    backend = caches["default"]
+    assert isinstance(backend, RedisCache)
     yield backend
     backend.clear()
+
+
+def _commands(backend: RedisCache) -> dict[str, int]:
+    stats = backend._cache.get_client().info("commandstats")
+    return {name.removeprefix("cmdstat_"): int(row["calls"]) for name, row in stats.items()}
 
 
 @pytest.fixture
@@ -43,6 +51,16 @@ def test_a_batch_counts_every_occurrence_in_order(backend, request):  # type: ig
     outcomes = ratelimit.hit_many(["visitor:a", "visitor:b", "visitor:a", "visitor:b"], limit=2, window=60)
     assert [type(o).__name__ if o else None for o in outcomes] == [None, None, "RateLimited", None]
     assert ratelimit.hit_many([], limit=2, window=60) == []
+
+
+def test_a_batch_on_redis_is_one_pipeline_of_set_nx_and_incr(redis_cache):  # type: ignore[no-untyped-def]
+    before = _commands(redis_cache)
+    ratelimit.hit_many(["visitor:a", "visitor:b", "visitor:a"], limit=5, window=60)
+    after = _commands(redis_cache)
+    spent = {name: after[name] - before.get(name, 0) for name in after if after[name] != before.get(name, 0)}
+    spent.pop("info", None)
+    # Django's generic API would take add (SET NX), then EXISTS and INCRBY for a key already there.
+    assert spent == {"set": 3, "incrby": 3}
 
 
 def test_the_redis_counter_expires_with_its_window_and_reads_as_a_number(redis_cache):  # type: ignore[no-untyped-def]
