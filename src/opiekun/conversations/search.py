@@ -134,34 +134,58 @@ def search_index_message(message: Message, *, language: str = "") -> None:
     )
 
 
+@dataclasses.dataclass(frozen=True)
+class IndexEntry:
+    """One message's search terms, worked out before its storing transaction: the lemmatising is the
+    costly part of indexing, and on SQLite every moment inside a write transaction holds the one
+    writers' lock that every other writer of the installation waits for."""
+
+    is_internal: bool
+    document: str  # SQLite: the FTS5 row's text; PostgreSQL: the tsvector literal
+    vocabulary: frozenset[str] = frozenset()  # SQLite: the word terms remembered for prefix search
+
+
+def search_entry(*, shop_id: int, is_internal: bool, text: str, language: str = "") -> IndexEntry:
+    """The index entry of a message not yet stored (no database access)."""
+    if connection.vendor == "postgresql":
+        return IndexEntry(is_internal, pg_tsvector_literal(_index_terms(shop_id, text, language)))
+    terms = lemmas.text_terms(text, language)
+    return IndexEntry(
+        is_internal,
+        sqlite_document(shop_id, terms, is_internal),
+        frozenset(sqlite_vocabulary(shop_id, terms)),
+    )
+
+
 def search_index_rows(rows: Iterable[IndexRow]) -> int:
     """Index many messages at once (bulk loads, rebuilds). Returns how many were written."""
-    if connection.vendor == "postgresql":
-        params_pg = [
-            (r.message_id, r.is_internal, pg_tsvector_literal(_index_terms(r.shop_id, r.text, r.language)))
-            for r in rows
-        ]
-        if params_pg:
-            with connection.cursor() as cursor:
-                cursor.executemany(
-                    f"INSERT INTO {PG_TABLE} (message_id, is_internal, terms) VALUES (%s, %s, %s::tsvector) "
-                    "ON CONFLICT (message_id) DO UPDATE "
-                    "SET is_internal = EXCLUDED.is_internal, terms = EXCLUDED.terms",
-                    params_pg,
-                )
-        return len(params_pg)
-    params = []
-    vocabulary: set[str] = set()
-    for r in rows:
-        terms = lemmas.text_terms(r.text, r.language)
-        params.append((r.message_id, sqlite_document(r.shop_id, terms, r.is_internal)))
-        vocabulary |= sqlite_vocabulary(r.shop_id, terms)
-    if params:
-        with connection.cursor() as cursor:
-            for values, flat in value_rows(params):
-                cursor.execute(f"INSERT INTO {SQLITE_TABLE} (rowid, terms) VALUES {values}", flat)
-            sqlite_remember_terms(cursor, vocabulary)
-    return len(params)
+    return search_index_entries(
+        (
+            r.message_id,
+            search_entry(shop_id=r.shop_id, is_internal=r.is_internal, text=r.text, language=r.language),
+        )
+        for r in rows
+    )
+
+
+def search_index_entries(entries: Iterable[tuple[int, IndexEntry]]) -> int:
+    """Write prepared entries, each under its stored message's id. Returns how many were written."""
+    entries = list(entries)
+    if not entries:
+        return 0
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.executemany(
+                f"INSERT INTO {PG_TABLE} (message_id, is_internal, terms) VALUES (%s, %s, %s::tsvector) "
+                "ON CONFLICT (message_id) DO UPDATE "
+                "SET is_internal = EXCLUDED.is_internal, terms = EXCLUDED.terms",
+                [(pk, e.is_internal, e.document) for pk, e in entries],
+            )
+            return len(entries)
+        for values, flat in value_rows([(pk, e.document) for pk, e in entries]):
+            cursor.execute(f"INSERT INTO {SQLITE_TABLE} (rowid, terms) VALUES {values}", flat)
+        sqlite_remember_terms(cursor, set().union(*(e.vocabulary for _pk, e in entries)))
+    return len(entries)
 
 
 def sqlite_vocabulary(shop_id: int, terms: Iterable[str]) -> set[str]:

@@ -28,7 +28,7 @@ from .events import ConversationChanged, MessageCreated, MessageUpdated, Outboun
 from .listcache import list_version_bump
 from .models import OPEN_STATUSES, ChannelKind, Conversation, Message, Priority, Status, Tag
 from .routing import Route, may_auto_assign
-from .search import IndexRow, message_search_text, search_index_message, search_index_rows
+from .search import message_search_text, search_entry, search_index_entries, search_index_message
 from .timeline import event_append, event_build
 
 MAX_TEXT = 100_000
@@ -279,42 +279,45 @@ def messages_record_inbound_many(records: list[InboundRecord]) -> list[Message]:
             raise ValidationFailed("The message is too long.", field="text")
     if not records:
         return []
-    with transaction.atomic():
-        messages = []
-        for record in records:
-            record.at = record.at or clock.now()
-            messages.append(
-                Message(
-                    shop_id=record.conversation.shop_id,
-                    conversation=record.conversation,
-                    direction=record.direction,
-                    channel=record.channel,
-                    inbox=record.inbox,
-                    author_contact=record.author_contact,
-                    author_agent=record.logged_by,
-                    text=record.text,
-                    html=record.html,
-                    quoted=record.quoted,
-                    rfc_message_id=record.rfc_message_id[:255],
-                    external_id=record.external_id,
-                    meta=record.meta or {},
-                    created_at=record.at,
-                )
+    # Worked out before the transaction, which on SQLite holds the writers' lock from its BEGIN.
+    messages = []
+    for record in records:
+        record.at = record.at or clock.now()
+        messages.append(
+            Message(
+                shop_id=record.conversation.shop_id,
+                conversation=record.conversation,
+                direction=record.direction,
+                channel=record.channel,
+                inbox=record.inbox,
+                author_contact=record.author_contact,
+                author_agent=record.logged_by,
+                text=record.text,
+                html=record.html,
+                quoted=record.quoted,
+                rfc_message_id=record.rfc_message_id[:255],
+                external_id=record.external_id,
+                meta=record.meta or {},
+                created_at=record.at,
             )
+        )
+    entries = [
+        search_entry(
+            shop_id=m.shop_id,
+            is_internal=False,
+            text=message_search_text(m),
+            language=r.conversation.language or getattr(r.author_contact, "language", ""),
+        )
+        for m, r in zip(messages, records, strict=True)
+    ]
+    # The pipelines call this inside their own transaction and handle a failure outside it: a savepoint
+    # would only add two statements under the writers' lock.
+    with transaction.atomic(savepoint=False):
         bulk_insert(messages)
         attachments_store_many(
             [(m, list(r.files), r.content_ids) for m, r in zip(messages, records, strict=True) if r.files]
         )
-        search_index_rows(
-            IndexRow(
-                m.pk,
-                m.shop_id,
-                False,
-                message_search_text(m),
-                r.conversation.language or getattr(r.author_contact, "language", ""),
-            )
-            for m, r in zip(messages, records, strict=True)
-        )
+        search_index_entries((m.pk, e) for m, e in zip(messages, entries, strict=True))
         events = []
         announced: list[DomainEvent] = []
         shops: dict[int, Shop] = {}
@@ -838,22 +841,26 @@ def delivery_mark(
         fields.update(delivery_status=Message.Delivery.FAILED, delivery_error=error[:500])
     else:
         fields.update(delivery_error=error[:500])
-    with transaction.atomic():
+    if ok or not final:
+        # One UPDATE, atomic by itself: outside a transaction it holds SQLite's writers' lock only while
+        # the statement runs, not while this (worker) thread waits its turn for the interpreter.
         Message.objects.filter(pk=message.pk).update(**fields)
-        if not ok and final:
+    else:
+        with transaction.atomic():
+            Message.objects.filter(pk=message.pk).update(**fields)
             event_append(
                 shop_id=message.shop_id,
                 conversation=message.conversation,
                 kind="delivery_failed",
                 data={"message": message.pk, "error": error[:500]},
             )
-        # The delivery task loaded the case with the message: its number spares the desk's fan-out a read.
-        number = message.conversation.number if Message.conversation.is_cached(message) else 0
-        publish(
-            MessageUpdated(
-                shop_id=message.shop_id,
-                conversation_id=message.conversation_id,
-                message_id=message.pk,
-                number=number,
-            )
+    # The delivery task loaded the case with the message: its number spares the desk's fan-out a read.
+    number = message.conversation.number if Message.conversation.is_cached(message) else 0
+    publish(
+        MessageUpdated(
+            shop_id=message.shop_id,
+            conversation_id=message.conversation_id,
+            message_id=message.pk,
+            number=number,
         )
+    )
