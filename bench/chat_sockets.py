@@ -49,7 +49,7 @@ import httpx
 import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import percentiles
+from common import machine_speed_ms, percentiles
 
 from opiekun.testing.redisserver import redis_server
 
@@ -199,6 +199,7 @@ async def paced(count: int, rate: float, send) -> float:  # type: ignore[no-unty
 
 async def run(args: argparse.Namespace) -> dict:  # type: ignore[type-arg]
     load_start = load()
+    speed_start = machine_speed_ms()
     servers = Servers(args.processes)
     try:
         key = widget_key(servers.urls[0])
@@ -285,6 +286,7 @@ async def run(args: argparse.Namespace) -> dict:  # type: ignore[type-arg]
                 "server_rss_mb": memory,
                 "errors": len(errors),
                 "load_average_start": load_start,
+                "machine_speed_ms": [speed_start, machine_speed_ms()],  # bench/common.py: lower is faster
                 "load_average_end": load(),
             }
 
@@ -380,6 +382,7 @@ async def run(args: argparse.Namespace) -> dict:  # type: ignore[type-arg]
             "connect_seconds": round(connect_s, 2),
             "server_rss_mb": memory,
             "load_average_start": load_start,
+            "machine_speed_ms": [speed_start, machine_speed_ms()],  # bench/common.py: lower is faster
             "load_average_end": load(),
         }
         for task in (*listeners, desk_task, answers_task):

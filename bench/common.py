@@ -48,6 +48,19 @@ def percentiles(samples_ms: list[float]) -> dict[str, float]:
     }
 
 
+def machine_speed_ms() -> float:
+    """A fixed piece of pure-Python work (dict and str churn), best of three, in milliseconds: printed
+    with a run's figures, so that runs on a machine whose speed drifts (a shared VM's host) compare."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        table: dict[str, int] = {}
+        for i in range(300_000):
+            table[str(i)] = i * 2
+        best = min(best, time.perf_counter() - started)
+    return round(best * 1000, 1)
+
+
 def measure(fn: Callable[[], object], samples: int, warmup: int = 5) -> dict[str, float]:
     """Run `fn` `warmup` times untimed, then `samples` times; p50/p95/p99 in milliseconds."""
     for _ in range(warmup):
