@@ -50,10 +50,11 @@ TRANSITIONS: dict[str, set[str]] = {
 }
 
 
-def _conversation_changed(*, shop_id: int, conversation_id: int, what: str) -> None:
-    """Inside the change's transaction: move the shop's list version on, announce the change after commit."""
+def _conversation_changed(*, shop_id: int, conversation_id: int, what: str, number: int = 0) -> None:
+    """Inside the change's transaction: move the shop's list version on, announce the change after commit
+    (with the case number when the caller has it: the desk's fan-out then needs no lookup)."""
     list_version_bump(shop_id=shop_id)
-    publish(ConversationChanged(shop_id=shop_id, conversation_id=conversation_id, what=what))
+    publish(ConversationChanged(shop_id=shop_id, conversation_id=conversation_id, what=what, number=number))
 
 
 def _sla_due(shop: Shop, since: dt.datetime) -> dt.datetime:
@@ -465,9 +466,15 @@ def message_send(
                 message_id=message.pk,
                 direction=Message.Direction.OUTBOUND,
                 is_internal=False,
+                number=conversation.number,
             )
         )
-        _conversation_changed(shop_id=conversation.shop_id, conversation_id=conversation.pk, what="message")
+        _conversation_changed(
+            shop_id=conversation.shop_id,
+            conversation_id=conversation.pk,
+            what="message",
+            number=conversation.number,
+        )
         publish(OutboundQueued(shop_id=conversation.shop_id, message_id=message.pk))
     conversation.refresh_from_db()
     return message
