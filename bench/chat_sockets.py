@@ -64,11 +64,14 @@ ANSWER = """
 import sys
 from opiekun.agents.models import Agent
 from opiekun.conversations.models import Message
+from opiekun.conversations.selectors import access_conversation
 from opiekun.conversations.services import message_send
-agent = Agent.objects.get(user__username="anna")
+# The agent and the case loaded as the desk's reply view loads them (ui.desk.views: guard, access_*).
+agent = Agent.objects.select_related("shop", "user").get(user__username="anna")
 for line in sys.stdin:
-    message = Message.objects.select_related("conversation").get(pk=int(line))
-    reply = message_send(conversation=message.conversation, agent=agent, text="Re: " + message.text[:40])
+    message = Message.objects.get(pk=int(line))
+    case = access_conversation(agent=agent, conversation_id=message.conversation_id)
+    reply = message_send(conversation=case, agent=agent, text="Re: " + message.text[:40])
     print(message.pk, reply.pk, flush=True)
 """
 
