@@ -848,26 +848,22 @@ def delivery_mark(
         fields.update(delivery_status=Message.Delivery.FAILED, delivery_error=error[:500])
     else:
         fields.update(delivery_error=error[:500])
-    if ok or not final:
-        # One UPDATE, atomic by itself: outside a transaction it holds SQLite's writers' lock only while
-        # the statement runs, not while this (worker) thread waits its turn for the interpreter.
+    with transaction.atomic():
         Message.objects.filter(pk=message.pk).update(**fields)
-    else:
-        with transaction.atomic():
-            Message.objects.filter(pk=message.pk).update(**fields)
+        if not ok and final:
             event_append(
                 shop_id=message.shop_id,
                 conversation=message.conversation,
                 kind="delivery_failed",
                 data={"message": message.pk, "error": error[:500]},
             )
-    # The delivery task loaded the case with the message: its number spares the desk's fan-out a read.
-    number = message.conversation.number if Message.conversation.is_cached(message) else 0
-    publish(
-        MessageUpdated(
-            shop_id=message.shop_id,
-            conversation_id=message.conversation_id,
-            message_id=message.pk,
-            number=number,
+        # The delivery task loaded the case with the message: its number spares the desk's fan-out a read.
+        number = message.conversation.number if Message.conversation.is_cached(message) else 0
+        publish(
+            MessageUpdated(
+                shop_id=message.shop_id,
+                conversation_id=message.conversation_id,
+                message_id=message.pk,
+                number=number,
+            )
         )
-    )
