@@ -1,9 +1,10 @@
 """Full-text search over messages: one selector, SQLite FTS5 or PostgreSQL tsvector underneath.
 
-Every message is indexed when it is stored (services call `search_index_message`), as the set of its
-lemmatised terms (see `lemmas`). Each term is stored prefixed with the shop (`s<shop id>x<term>`), so
-one shop's query can only ever match that shop's entries, at the index level, and the message row is
-checked for the shop again when the hits are read.
+Every message is indexed in the transaction that stores it, as the set of its lemmatised terms (see
+`lemmas`), worked out before that transaction begins (`search_entry`, then `search_index_entries`).
+Each term is stored prefixed with the shop (`s<shop id>x<term>`), so one shop's query can only ever
+match that shop's entries, at the index level, and the message row is checked for the shop again
+when the hits are read.
 
 SQLite: a contentless FTS5 table (`conversations_message_fts`) keyed by message id, `detail=none`
 (we store bags of terms, never phrases, so positions would only cost space). Internal notes carry
@@ -125,13 +126,6 @@ class IndexRow:
     is_internal: bool
     text: str
     language: str = ""
-
-
-def search_index_message(message: Message, *, language: str = "") -> None:
-    """Index one stored message (writes the search table; call inside the storing transaction)."""
-    search_index_rows(
-        [IndexRow(message.pk, message.shop_id, message.is_internal, message_search_text(message), language)]
-    )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -28,7 +28,7 @@ from .events import ConversationChanged, MessageCreated, MessageUpdated, Outboun
 from .listcache import list_version_bump
 from .models import OPEN_STATUSES, ChannelKind, Conversation, Message, Priority, Status, Tag
 from .routing import Route, may_auto_assign
-from .search import message_search_text, search_entry, search_index_entries, search_index_message
+from .search import message_search_text, search_entry, search_index_entries
 from .timeline import event_append, event_build
 
 MAX_TEXT = 100_000
@@ -438,10 +438,13 @@ def message_send(
         updates["status"] = status_after
         if status_after == Status.RESOLVED:
             updates["resolved_at"] = now
+    entry = search_entry(
+        shop_id=conversation.shop_id, is_internal=False, text=text, language=conversation.language
+    )
     with transaction.atomic():
         bulk_insert([message])
         attachments_store(message=message, files=files)
-        search_index_message(message, language=conversation.language)
+        search_index_entries([(message.pk, entry)])
         Conversation.objects.filter(pk=conversation.pk).update(**updates)
         # The contact's model lives in a layer above this one: reached through the case's relation.
         if takes_caretaker and type(contact)._default_manager.filter(
@@ -537,6 +540,9 @@ def note_add(
         raise ValidationFailed("The note is too long.", field="text")
     _check_same_shop(conversation, agent)
     now = clock.now()
+    entry = search_entry(
+        shop_id=conversation.shop_id, is_internal=True, text=text, language=conversation.language
+    )
     with transaction.atomic():
         message = Message.objects.create(
             shop_id=conversation.shop_id,
@@ -549,7 +555,7 @@ def note_add(
             created_at=now,
         )
         attachments_store(message=message, files=files)
-        search_index_message(message, language=conversation.language)
+        search_index_entries([(message.pk, entry)])
         Conversation.objects.filter(pk=conversation.pk).update(
             updated_at=now, message_count=F("message_count") + 1
         )
